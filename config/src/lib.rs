@@ -1,0 +1,14 @@
+//! The cidlb configuration: a TOML file whose names are the contract in DESIGN.md.
+//!
+//! `parse` turns text into a validated [`Config`]; every error names the offending key
+//! (as a dotted path such as `service[1].nodes`) and its line in the file, so an operator can
+//! run `cidlb check` before a reload and fix what it says.
+#![forbid(unsafe_code)]
+
+mod schema;
+mod types;
+mod validate;
+
+pub use schema::*;
+pub use types::{DurationValue, MacAddr};
+pub use validate::{load, parse, ConfigError};

@@ -1,0 +1,2 @@
+//! cidlb control plane. (in progress)
+#![forbid(unsafe_code)]

@@ -1,0 +1,232 @@
+//! Per-worker counters: written by the owning worker only, read by the control thread.
+//!
+//! Each counter is an `AtomicU64` updated with a relaxed load and store (no lock prefix, no
+//! read-modify-write): a plain increment on x86 that the control thread may read at any time
+//! without a data race. One worker's block is cache-aligned so workers never share a line.
+#![forbid(unsafe_code)]
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// One monotonically increasing counter with a single writer.
+#[derive(Default, Debug)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    #[inline(always)]
+    pub fn add(&self, n: u64) {
+        self.0.store(self.0.load(Relaxed).wrapping_add(n), Relaxed);
+    }
+    #[inline(always)]
+    pub fn inc(&self) {
+        self.add(1)
+    }
+    #[inline(always)]
+    pub fn get(&self) -> u64 {
+        self.0.load(Relaxed)
+    }
+    /// For gauges (e.g. live sessions) owned by the same single writer.
+    #[inline(always)]
+    pub fn set(&self, v: u64) {
+        self.0.store(v, Relaxed)
+    }
+}
+
+macro_rules! drop_reasons {
+    ($( $(#[$doc:meta])* $variant:ident => $name:literal ),+ $(,)?) => {
+        /// Why a packet was dropped. Every drop has one; none is silent.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        pub enum DropReason { $( $(#[$doc])* $variant ),+ }
+
+        impl DropReason {
+            pub const ALL: &'static [DropReason] = &[ $(DropReason::$variant),+ ];
+            pub const COUNT: usize = Self::ALL.len();
+            /// The snake_case name used in stats JSON, metrics and logs.
+            pub const fn name(self) -> &'static str {
+                match self { $(DropReason::$variant => $name),+ }
+            }
+        }
+    };
+}
+
+drop_reasons! {
+    /// Frame shorter than an Ethernet header (or its 802.1Q tag).
+    EthernetTruncated => "ethernet_truncated",
+    /// Destination MAC neither ours nor broadcast/multicast we handle.
+    NotOurMac => "not_our_mac",
+    /// EtherType we do not handle (not IPv4, IPv6, ARP).
+    UnsupportedEthertype => "unsupported_ethertype",
+    /// ARP that is malformed or not a request/reply for us.
+    ArpIgnored => "arp_ignored",
+    Ipv4Truncated => "ipv4_truncated",
+    /// IHL < 5, total length beyond the frame or below the header, version not 4.
+    Ipv4BadHeader => "ipv4_bad_header",
+    Ipv6Truncated => "ipv6_truncated",
+    /// Payload length beyond the frame, version not 6.
+    Ipv6BadHeader => "ipv6_bad_header",
+    /// More extension headers than the walk allows.
+    Ipv6ExtensionChainTooLong => "ipv6_extension_chain_too_long",
+    Ipv6ExtensionTruncated => "ipv6_extension_truncated",
+    UdpTruncated => "udp_truncated",
+    TcpTruncated => "tcp_truncated",
+    IcmpTruncated => "icmp_truncated",
+    /// ICMP/ICMPv6 to the balancer or a VIP that needs no answer.
+    IcmpIgnored => "icmp_ignored",
+    /// Neighbour discovery that is malformed or not for our addresses.
+    NdIgnored => "nd_ignored",
+    /// IP packet to an address that is neither ours, a VIP, nor a node's reply.
+    NotForUs => "not_for_us",
+    /// To a VIP but no service matches protocol and port.
+    NoService => "no_service",
+    /// A `tls12_cid` record too short to hold the service's CID.
+    CidTruncated => "cid_truncated",
+    /// CID names a node that is unknown or not up, and `unknown_cid = "drop"`.
+    UnknownCid => "unknown_cid",
+    /// No healthy node with weight to take a new session.
+    NoHealthyNode => "no_healthy_node",
+    /// TTL / hop limit would reach zero.
+    TtlExceeded => "ttl_exceeded",
+    /// A non-first fragment with no entry in the fragment table.
+    FragmentUnmatched => "fragment_unmatched",
+    /// Next hop's MAC unknown and the pending queue is full.
+    NeighborUnresolved => "neighbor_unresolved",
+    /// Encapsulated or forwarded packet larger than the port MTU.
+    MtuExceeded => "mtu_exceeded",
+    /// No headroom/tailroom to rewrite the packet.
+    NoRoom => "no_room",
+    /// The TX queue did not take the packet.
+    TxFull => "tx_full",
+    /// No mbuf to build a reply or a copy.
+    NoBuffer => "no_buffer",
+    /// Control ring full: a probe reply or neighbour message was lost.
+    ControlRingFull => "control_ring_full",
+}
+
+/// One worker's counters. Cache-aligned so two workers never share a line.
+#[repr(align(128))]
+#[derive(Debug)]
+pub struct WorkerCounters {
+    pub rx_packets: Counter,
+    pub rx_bytes: Counter,
+    pub tx_packets: Counter,
+    pub tx_bytes: Counter,
+    /// Forwarded by the CID byte, statelessly.
+    pub cid_forwarded: Counter,
+    /// Forwarded through the session table (hit or new).
+    pub session_forwarded: Counter,
+    pub session_hits: Counter,
+    pub sessions_created: Counter,
+    pub sessions_expired: Counter,
+    /// Live sessions evicted to make room (table full).
+    pub sessions_evicted: Counter,
+    /// Sessions moved because their node went down.
+    pub sessions_rescheduled: Counter,
+    /// Gauge: live sessions in this worker's table.
+    pub sessions_live: Counter,
+    /// Flow-label flows whose label changed mid-flow and stayed on their node.
+    pub relabels: Counter,
+    pub reverse_nat: Counter,
+    pub fragments_forwarded: Counter,
+    pub arp_replies: Counter,
+    pub nd_replies: Counter,
+    pub echo_replies: Counter,
+    pub to_control: Counter,
+    /// Bursts that held at least one packet.
+    pub bursts: Counter,
+    pub drops: [Counter; DropReason::COUNT],
+}
+
+impl Default for WorkerCounters {
+    fn default() -> Self {
+        WorkerCounters {
+            rx_packets: Counter::default(),
+            rx_bytes: Counter::default(),
+            tx_packets: Counter::default(),
+            tx_bytes: Counter::default(),
+            cid_forwarded: Counter::default(),
+            session_forwarded: Counter::default(),
+            session_hits: Counter::default(),
+            sessions_created: Counter::default(),
+            sessions_expired: Counter::default(),
+            sessions_evicted: Counter::default(),
+            sessions_rescheduled: Counter::default(),
+            sessions_live: Counter::default(),
+            relabels: Counter::default(),
+            reverse_nat: Counter::default(),
+            fragments_forwarded: Counter::default(),
+            arp_replies: Counter::default(),
+            nd_replies: Counter::default(),
+            echo_replies: Counter::default(),
+            to_control: Counter::default(),
+            bursts: Counter::default(),
+            drops: std::array::from_fn(|_| Counter::default()),
+        }
+    }
+}
+
+impl WorkerCounters {
+    #[inline(always)]
+    pub fn drop(&self, reason: DropReason) {
+        self.drops[reason as usize].inc();
+    }
+    pub fn dropped_total(&self) -> u64 {
+        self.drops.iter().map(Counter::get).sum()
+    }
+    /// (name, value) of every non-drop counter, for stats and metrics.
+    pub fn named(&self) -> [(&'static str, u64); 20] {
+        [
+            ("rx_packets", self.rx_packets.get()),
+            ("rx_bytes", self.rx_bytes.get()),
+            ("tx_packets", self.tx_packets.get()),
+            ("tx_bytes", self.tx_bytes.get()),
+            ("cid_forwarded", self.cid_forwarded.get()),
+            ("session_forwarded", self.session_forwarded.get()),
+            ("session_hits", self.session_hits.get()),
+            ("sessions_created", self.sessions_created.get()),
+            ("sessions_expired", self.sessions_expired.get()),
+            ("sessions_evicted", self.sessions_evicted.get()),
+            ("sessions_rescheduled", self.sessions_rescheduled.get()),
+            ("sessions_live", self.sessions_live.get()),
+            ("relabels", self.relabels.get()),
+            ("reverse_nat", self.reverse_nat.get()),
+            ("fragments_forwarded", self.fragments_forwarded.get()),
+            ("arp_replies", self.arp_replies.get()),
+            ("nd_replies", self.nd_replies.get()),
+            ("echo_replies", self.echo_replies.get()),
+            ("to_control", self.to_control.get()),
+            ("bursts", self.bursts.get()),
+        ]
+    }
+}
+
+/// Per-port counters kept by the worker that owns the queue (one block per worker and port).
+#[repr(align(128))]
+#[derive(Debug, Default)]
+pub struct PortCounters {
+    pub rx_packets: Counter,
+    pub tx_packets: Counter,
+    pub dropped: Counter,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn names_are_unique_and_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for r in DropReason::ALL {
+            assert!(seen.insert(r.name()), "duplicate {}", r.name());
+            assert!(r.name().chars().all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit()));
+        }
+    }
+    #[test]
+    fn counts_drops_by_reason() {
+        let c = WorkerCounters::default();
+        c.drop(DropReason::CidTruncated);
+        c.drop(DropReason::CidTruncated);
+        c.drop(DropReason::TtlExceeded);
+        assert_eq!(c.drops[DropReason::CidTruncated as usize].get(), 2);
+        assert_eq!(c.dropped_total(), 3);
+        assert_eq!(std::mem::align_of::<WorkerCounters>(), 128);
+    }
+}

@@ -1,0 +1,1 @@
+//! pcap I/O backend (in progress)

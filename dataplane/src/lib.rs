@@ -1,0 +1,19 @@
+//! The cidlb packet path.
+//!
+//! Everything but `io::dpdk` is pure: bytes and a `now` in, verdicts and rewritten bytes out,
+//! tested without DPDK. The DPDK and pcap backends drive the very same [`worker`] code.
+#![deny(unsafe_code)] // `io::dpdk` is the one module allowed to opt out (DESIGN.md convention 4).
+
+pub mod classify;
+pub mod counters;
+pub mod frame;
+pub mod io;
+pub mod rewrite;
+pub mod select;
+pub mod session;
+pub mod snapshot;
+pub mod wire;
+pub mod worker;
+
+/// Largest burst the worker handles; `[dataplane] burst` is at most this.
+pub const MAX_BURST: usize = 256;
