@@ -166,7 +166,7 @@ impl Default for WorkerCounters {
 
 impl WorkerCounters {
     #[inline(always)]
-    pub fn drop(&self, reason: DropReason) {
+    pub fn count_drop(&self, reason: DropReason) {
         self.drops[reason as usize].inc();
     }
     pub fn dropped_total(&self) -> u64 {
@@ -222,9 +222,9 @@ mod tests {
     #[test]
     fn counts_drops_by_reason() {
         let c = WorkerCounters::default();
-        c.drop(DropReason::CidTruncated);
-        c.drop(DropReason::CidTruncated);
-        c.drop(DropReason::TtlExceeded);
+        c.count_drop(DropReason::CidTruncated);
+        c.count_drop(DropReason::CidTruncated);
+        c.count_drop(DropReason::TtlExceeded);
         assert_eq!(c.drops[DropReason::CidTruncated as usize].get(), 2);
         assert_eq!(c.dropped_total(), 3);
         assert_eq!(std::mem::align_of::<WorkerCounters>(), 128);

@@ -1,0 +1,144 @@
+//! Aggregated statistics: what `cidlb run` prints and writes to `--stats-json` on exit, and
+//! what `cidlb replay` prints. The JSON shape is documented in the README ("Stats JSON").
+
+use cidlb_dataplane::counters::{DropReason, PortCounters, WorkerCounters};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PortStats {
+    pub name: String,
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+    /// Packets received on this port and dropped, plus packets the TX queue did not take.
+    pub dropped: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct WorkerStats {
+    pub id: u16,
+    pub lcore: u32,
+    pub counters: BTreeMap<&'static str, u64>,
+    /// Drops by reason (only reasons that occurred).
+    pub drops: BTreeMap<&'static str, u64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StatsReport {
+    /// Seconds spent forwarding (from the workers' start to their stop).
+    pub duration_seconds: f64,
+    pub ports: Vec<PortStats>,
+    pub workers: Vec<WorkerStats>,
+    /// Every counter summed over workers.
+    pub totals: BTreeMap<&'static str, u64>,
+    /// Drops by reason summed over workers; every reason is listed, zero or not.
+    pub drops: BTreeMap<&'static str, u64>,
+    pub dropped_total: u64,
+}
+
+/// One worker as the report sees it: its id, its lcore and its counter blocks.
+pub struct WorkerView<'a> {
+    pub id: u16,
+    pub lcore: u32,
+    pub counters: &'a WorkerCounters,
+    /// This worker's block for each port, in port order.
+    pub ports: &'a [Arc<PortCounters>],
+}
+
+impl StatsReport {
+    pub fn collect(duration_seconds: f64, port_names: &[String], workers: &[WorkerView<'_>]) -> Self {
+        let mut ports: Vec<PortStats> = port_names
+            .iter()
+            .map(|name| PortStats { name: name.clone(), rx_packets: 0, tx_packets: 0, dropped: 0 })
+            .collect();
+        let mut totals = BTreeMap::new();
+        let mut drops: BTreeMap<&'static str, u64> = DropReason::ALL.iter().map(|r| (r.name(), 0)).collect();
+        let mut worker_stats = Vec::new();
+        for w in workers {
+            for (port, block) in ports.iter_mut().zip(w.ports.iter()) {
+                port.rx_packets += block.rx_packets.get();
+                port.tx_packets += block.tx_packets.get();
+                port.dropped += block.dropped.get();
+            }
+            let counters: BTreeMap<_, _> = w.counters.named().into_iter().collect();
+            for (k, v) in &counters {
+                *totals.entry(*k).or_insert(0) += v;
+            }
+            let mut worker_drops = BTreeMap::new();
+            for reason in DropReason::ALL {
+                let n = w.counters.drops[*reason as usize].get();
+                if n > 0 {
+                    worker_drops.insert(reason.name(), n);
+                    *drops.entry(reason.name()).or_insert(0) += n;
+                }
+            }
+            worker_stats.push(WorkerStats { id: w.id, lcore: w.lcore, counters, drops: worker_drops });
+        }
+        let dropped_total = drops.values().sum();
+        StatsReport { duration_seconds, ports, workers: worker_stats, totals, drops, dropped_total }
+    }
+
+    /// A compact human-readable table for the terminal and logs.
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "forwarded for {:.3} s", self.duration_seconds);
+        let _ = writeln!(out, "{:<12} {:>14} {:>14} {:>12}", "port", "rx_packets", "tx_packets", "dropped");
+        for p in &self.ports {
+            let _ = writeln!(out, "{:<12} {:>14} {:>14} {:>12}", p.name, p.rx_packets, p.tx_packets, p.dropped);
+        }
+        let interesting: Vec<_> = self.totals.iter().filter(|(_, v)| **v > 0).collect();
+        if !interesting.is_empty() {
+            let _ = writeln!(out, "counters:");
+            for (k, v) in interesting {
+                let _ = writeln!(out, "  {k:<24} {v:>14}");
+            }
+        }
+        if self.dropped_total > 0 {
+            let _ = writeln!(out, "drops by reason:");
+            for (k, v) in self.drops.iter().filter(|(_, v)| **v > 0) {
+                let _ = writeln!(out, "  {k:<32} {v:>14}");
+            }
+        } else {
+            let _ = writeln!(out, "no drops");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_ports_workers_and_drops() {
+        let w0 = WorkerCounters::default();
+        let w1 = WorkerCounters::default();
+        let p0: Vec<Arc<PortCounters>> = vec![Arc::new(PortCounters::default())];
+        let p1: Vec<Arc<PortCounters>> = vec![Arc::new(PortCounters::default())];
+        w0.rx_packets.add(5);
+        w1.rx_packets.add(7);
+        p0[0].rx_packets.add(5);
+        p1[0].rx_packets.add(7);
+        p1[0].tx_packets.add(6);
+        w1.count_drop(DropReason::TtlExceeded);
+        let report = StatsReport::collect(
+            1.5,
+            &["net0".to_string()],
+            &[
+                WorkerView { id: 0, lcore: 1, counters: &w0, ports: &p0 },
+                WorkerView { id: 1, lcore: 2, counters: &w1, ports: &p1 },
+            ],
+        );
+        assert_eq!(report.ports[0].rx_packets, 12);
+        assert_eq!(report.ports[0].tx_packets, 6);
+        assert_eq!(report.totals["rx_packets"], 12);
+        assert_eq!(report.drops["ttl_exceeded"], 1);
+        assert_eq!(report.dropped_total, 1);
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["duration_seconds"], 1.5);
+        assert_eq!(json["ports"][0]["name"], "net0");
+        assert!(report.render_text().contains("ttl_exceeded"));
+    }
+}

@@ -1,0 +1,4 @@
+use crate::ReplayArgs;
+pub fn replay(_args: &ReplayArgs) -> anyhow::Result<()> {
+    anyhow::bail!("replay: in progress")
+}
