@@ -14,6 +14,14 @@ pub struct Snapshot {
     pub generation: u64,
 }
 
+impl Snapshot {
+    /// Build from a validated config. `port_macs[i]` is port i's MAC (the config's `mac`, or
+    /// the device's own when the config has none).
+    pub fn build(_config: &cidlb_config::Config, _port_macs: &[cidlb_config::MacAddr], generation: u64) -> Result<Snapshot, String> {
+        Ok(Snapshot { generation })
+    }
+}
+
 /// Where workers pick up new snapshots.
 #[derive(Debug)]
 pub struct SnapshotSource {
