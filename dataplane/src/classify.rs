@@ -1,1 +1,442 @@
-//! (in progress)
+//! Classification: one parsed packet and the current snapshot in, a [`Verdict`] out.
+//!
+//! Precedence (DESIGN.md "The data path"):
+//! 1. traffic for the balancer itself: ARP, neighbour discovery, ICMP echo to its addresses
+//!    and VIPs, replies to its health probes;
+//! 2. replies from nodes (source = node address and service port, NAT mode): reverse NAT;
+//! 3. traffic to a VIP, by the service's `balance`:
+//!    - `dtls-cid`: the first `tls12_cid` record of the datagram routes by its CID's node id
+//!      bytes, statelessly (RFC 9146 §4); anything else takes the session path;
+//!    - `flow-label`: a non-zero label makes `<source, destination, label>` the key (RFC 6437
+//!      §5, RFC 7098 §3), zero uses the 5-tuple;
+//!    - `five-tuple`: the session path;
+//!    - session path: lookup, else Maglev over healthy nodes, then insert;
+//! 4. anything else is dropped with a reason.
+#![forbid(unsafe_code)]
+
+use crate::counters::{DropReason, WorkerCounters};
+use crate::session::{FlowKey, InsertOutcome, SessionTable, SessionValue};
+use crate::snapshot::{Address, NodeState, ServiceInfo, Snapshot};
+use crate::wire::{self, Parsed, L3};
+use cidlb_config::{Balance, UnknownCid};
+
+pub const PROTO_ICMP: u8 = 1;
+pub const PROTO_TCP: u8 = 6;
+pub const PROTO_UDP: u8 = 17;
+pub const PROTO_ICMPV6: u8 = 58;
+
+/// What the balancer answers itself, in place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Local {
+    ArpReply,
+    NeighborAdvertisement,
+    EchoReply,
+    /// Copy to the control thread (probe replies, ARP/ND it learns neighbours from).
+    ToControl,
+    /// Answer in place and also copy to the control thread (an ARP request or neighbour
+    /// solicitation teaches us the sender's MAC).
+    AnswerAndLearn(Answer),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    ArpReply,
+    NeighborAdvertisement,
+}
+
+/// How a forwarded packet found its node (for counters and tests).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// By the CID's node id, statelessly.
+    Cid,
+    /// Existing session.
+    SessionHit,
+    /// New session chosen by Maglev.
+    SessionNew,
+    /// Flow-label flow whose label changed: kept on its node.
+    Relabel,
+    /// Non-first fragment through the fragment table.
+    Fragment,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// To node `node` (index into `Snapshot::nodes`) for service `service`.
+    Forward { service: u16, node: u16, route: Route },
+    /// A node's reply: source becomes the service's VIP and port.
+    ReverseNat { service: u16 },
+    Local(Local),
+    Drop(DropReason),
+}
+
+/// Bound on the DTLS records examined in one datagram.
+pub const MAX_DTLS_RECORDS: usize = 16;
+
+/// Per-worker classification state: the session and fragment tables.
+pub struct Classifier {
+    pub sessions: SessionTable,
+    pub fragments: SessionTable,
+}
+
+impl Classifier {
+    pub fn new(sessions: SessionTable, fragments: SessionTable) -> Self {
+        Classifier { sessions, fragments }
+    }
+
+    pub fn classify(
+        &mut self,
+        snapshot: &Snapshot,
+        now: u64,
+        in_port: u16,
+        parsed: &Parsed,
+        frame: &[u8],
+        counters: &WorkerCounters,
+    ) -> Verdict {
+        match parsed.l3 {
+            L3::Arp => classify_arp(snapshot, in_port, parsed, frame),
+            L3::Ipv4 | L3::Ipv6 => self.classify_ip(snapshot, now, in_port, parsed, frame, counters),
+        }
+    }
+
+    fn classify_ip(
+        &mut self,
+        snapshot: &Snapshot,
+        now: u64,
+        in_port: u16,
+        parsed: &Parsed,
+        frame: &[u8],
+        counters: &WorkerCounters,
+    ) -> Verdict {
+        let v6 = matches!(parsed.l3, L3::Ipv6);
+        let destination = Address { bytes: parsed.dst, v6 };
+        let source = Address { bytes: parsed.src, v6 };
+
+        // 1. Neighbour discovery goes to solicited-node multicast, so look at it first.
+        if v6 && parsed.proto == PROTO_ICMPV6 && parsed.l4_present {
+            if let Some(verdict) = classify_icmpv6_nd(snapshot, in_port, parsed, frame) {
+                return verdict;
+            }
+        }
+        // 1. For the balancer's own addresses.
+        if snapshot.own_port(&destination).is_some() {
+            return classify_local(parsed, frame);
+        }
+        // 3. To a VIP (checked before replies: a reply is never addressed to a VIP).
+        if snapshot.is_vip(&destination) {
+            if is_echo_request(parsed, frame) {
+                return Verdict::Local(Local::EchoReply);
+            }
+            return self.classify_vip(snapshot, now, parsed, frame, destination, counters);
+        }
+        // 2. A node's reply, stateless reverse NAT.
+        if parsed.l4_present {
+            if let Some(&service) = snapshot.replies.get(&(source, parsed.sport, parsed.proto)) {
+                return Verdict::ReverseNat { service };
+            }
+        } else if parsed.frag.is_some() {
+            // A non-first fragment of a node's reply has no ports: find its first fragment.
+            let key = FlowKey::fragment(&parsed.src, &parsed.dst, fragment_id(parsed), parsed.proto);
+            if let Some(value) = self.fragments.lookup(&key, now) {
+                if value.aux & AUX_REPLY != 0 {
+                    return Verdict::ReverseNat { service: value.node_id as u16 };
+                }
+            }
+        }
+        Verdict::Drop(DropReason::NotForUs)
+    }
+
+    fn classify_vip(
+        &mut self,
+        snapshot: &Snapshot,
+        now: u64,
+        parsed: &Parsed,
+        frame: &[u8],
+        vip: Address,
+        counters: &WorkerCounters,
+    ) -> Verdict {
+        // A non-first fragment (no ports): its first fragment decided, or a non-zero flow
+        // label does (every fragment of a labelled flow carries the label, RFC 6437 §3).
+        if !parsed.l4_present {
+            if parsed.flow_label == 0 || parsed.frag.is_none() {
+                return self.follow_fragment(snapshot, now, parsed);
+            }
+        }
+        let Some(service_index) = snapshot.service_for(&vip, parsed.proto, parsed.dport).or_else(|| {
+            // Labelled non-first fragment: the service is the one on this VIP for the protocol.
+            (!parsed.l4_present).then(|| snapshot.service_for(&vip, parsed.proto, 0)).flatten()
+        }) else {
+            return if !parsed.l4_present {
+                self.follow_fragment(snapshot, now, parsed)
+            } else {
+                Verdict::Drop(DropReason::NoService)
+            };
+        };
+        let service = &snapshot.services[service_index as usize];
+        let verdict = match service.balance {
+            Balance::DtlsCid => self.by_cid(snapshot, now, parsed, frame, service_index, service, counters),
+            Balance::FlowLabel if parsed.flow_label != 0 => {
+                self.by_label(snapshot, now, parsed, service_index, service, counters)
+            }
+            Balance::FlowLabel | Balance::FiveTuple => {
+                self.by_session(snapshot, now, parsed, service_index, service, counters)
+            }
+        };
+        // The first fragment of an unlabelled datagram leaves a trail for the others.
+        if let Verdict::Forward { node, .. } = verdict {
+            if let Some(frag) = parsed.frag {
+                if frag.offset == 0 && frag.more && (parsed.flow_label == 0 || !matches!(service.balance, Balance::FlowLabel)) {
+                    let key = FlowKey::fragment(&parsed.src, &parsed.dst, frag.id, parsed.proto);
+                    let value = SessionValue { node_id: snapshot.nodes[node as usize].id, aux: service_index as u32 };
+                    self.fragments.insert(&key, value, now);
+                }
+            }
+        }
+        verdict
+    }
+
+    /// `dtls-cid`: walk the datagram's records (bounded); the first `tls12_cid` record's CID
+    /// decides (RFC 9146 §4). No CID record: the session path.
+    #[allow(clippy::too_many_arguments)]
+    fn by_cid(
+        &mut self,
+        snapshot: &Snapshot,
+        now: u64,
+        parsed: &Parsed,
+        frame: &[u8],
+        service_index: u16,
+        service: &ServiceInfo,
+        counters: &WorkerCounters,
+    ) -> Verdict {
+        let payload = udp_payload(parsed, frame);
+        match wire::dtls::find_cid(payload, service.cid_length as usize, MAX_DTLS_RECORDS) {
+            wire::dtls::CidScan::Found(cid) => {
+                let start = service.node_id_offset as usize;
+                let end = start + service.node_id_length as usize;
+                let node_id = cid.get(start..end).map(|bytes| bytes.iter().fold(0u32, |acc, b| (acc << 8) | *b as u32));
+                let node = node_id.and_then(|id| service.cid_nodes.get(&id).copied());
+                match node {
+                    // A draining node keeps its CID traffic: existing sessions go on.
+                    Some(node) if snapshot.nodes[node as usize].state != NodeState::Down => {
+                        Verdict::Forward { service: service_index, node, route: Route::Cid }
+                    }
+                    _ => match service.unknown_cid {
+                        UnknownCid::Drop => Verdict::Drop(DropReason::UnknownCid),
+                        UnknownCid::Session => self.by_session(snapshot, now, parsed, service_index, service, counters),
+                    },
+                }
+            }
+            wire::dtls::CidScan::Truncated => Verdict::Drop(DropReason::CidTruncated),
+            wire::dtls::CidScan::None => self.by_session(snapshot, now, parsed, service_index, service, counters),
+        }
+    }
+
+    /// `flow-label` with a non-zero label: `<source, destination, label>` is the key. The
+    /// 5-tuple is kept beside it so a flow that is relabelled mid-connection (Linux does so
+    /// after a TCP retransmission timeout) stays on its node (RFC 6437 §6 on label changes).
+    fn by_label(
+        &mut self,
+        snapshot: &Snapshot,
+        now: u64,
+        parsed: &Parsed,
+        service_index: u16,
+        service: &ServiceInfo,
+        counters: &WorkerCounters,
+    ) -> Verdict {
+        let label_key = FlowKey::label(&parsed.src, &parsed.dst, parsed.flow_label);
+        let tuple_key = parsed.l4_present.then(|| five_tuple(parsed));
+        let now_s = (now / 1_000_000_000) as u32;
+        let half_timeout_s = (snapshot.session_timeout_ns / 2_000_000_000) as u32;
+        if let Some(value) = self.sessions.lookup(&label_key, now) {
+            if let Some(node) = usable(snapshot, value.node_id) {
+                // Keep the 5-tuple entry alive, refreshing it at most every half timeout.
+                if let Some(tuple_key) = tuple_key {
+                    if now_s.wrapping_sub(value.aux) >= half_timeout_s.max(1) {
+                        self.sessions.insert(&tuple_key, SessionValue { node_id: value.node_id, aux: 0 }, now);
+                        self.sessions.insert(&label_key, SessionValue { node_id: value.node_id, aux: now_s }, now);
+                    }
+                }
+                counters.session_hits.inc();
+                return Verdict::Forward { service: service_index, node, route: Route::SessionHit };
+            }
+            counters.sessions_rescheduled.inc();
+        } else if let Some(tuple_key) = tuple_key {
+            if let Some(value) = self.sessions.lookup(&tuple_key, now) {
+                if let Some(node) = usable(snapshot, value.node_id) {
+                    counters.relabels.inc();
+                    self.insert(&label_key, SessionValue { node_id: value.node_id, aux: now_s }, now, counters);
+                    return Verdict::Forward { service: service_index, node, route: Route::Relabel };
+                }
+            }
+        }
+        let hash = snapshot.hasher.hash_key(&label_key);
+        let Some(node) = service.maglev.lookup(hash) else {
+            return Verdict::Drop(DropReason::NoHealthyNode);
+        };
+        let node_id = snapshot.nodes[node as usize].id;
+        self.insert(&label_key, SessionValue { node_id, aux: now_s }, now, counters);
+        if let Some(tuple_key) = tuple_key {
+            self.insert(&tuple_key, SessionValue { node_id, aux: 0 }, now, counters);
+        }
+        Verdict::Forward { service: service_index, node, route: Route::SessionNew }
+    }
+
+    /// The 5-tuple session path: lookup, else Maglev, then insert.
+    fn by_session(
+        &mut self,
+        snapshot: &Snapshot,
+        now: u64,
+        parsed: &Parsed,
+        service_index: u16,
+        service: &ServiceInfo,
+        counters: &WorkerCounters,
+    ) -> Verdict {
+        let key = five_tuple(parsed);
+        if let Some(value) = self.sessions.lookup(&key, now) {
+            if let Some(node) = usable(snapshot, value.node_id) {
+                counters.session_hits.inc();
+                return Verdict::Forward { service: service_index, node, route: Route::SessionHit };
+            }
+            // Its node went down or left the config: the session moves (counted).
+            counters.sessions_rescheduled.inc();
+        }
+        let hash = snapshot.hasher.hash_key(&key);
+        let Some(node) = service.maglev.lookup(hash) else {
+            return Verdict::Drop(DropReason::NoHealthyNode);
+        };
+        self.insert(&key, SessionValue { node_id: snapshot.nodes[node as usize].id, aux: 0 }, now, counters);
+        Verdict::Forward { service: service_index, node, route: Route::SessionNew }
+    }
+
+    fn insert(&mut self, key: &FlowKey, value: SessionValue, now: u64, counters: &WorkerCounters) {
+        match self.sessions.insert(key, value, now) {
+            InsertOutcome::Inserted => counters.sessions_created.inc(),
+            InsertOutcome::Evicted => {
+                counters.sessions_created.inc();
+                counters.sessions_evicted.inc();
+            }
+            InsertOutcome::Updated => {}
+        }
+    }
+
+    /// A non-first fragment: follow its first fragment through the fragment table.
+    fn follow_fragment(&mut self, snapshot: &Snapshot, now: u64, parsed: &Parsed) -> Verdict {
+        let key = FlowKey::fragment(&parsed.src, &parsed.dst, fragment_id(parsed), parsed.proto);
+        match self.fragments.lookup(&key, now) {
+            Some(value) if value.aux & AUX_REPLY == 0 => match snapshot.node_ids.get(&value.node_id) {
+                Some(&node) => Verdict::Forward { service: value.aux as u16, node, route: Route::Fragment },
+                None => Verdict::Drop(DropReason::FragmentUnmatched),
+            },
+            _ => Verdict::Drop(DropReason::FragmentUnmatched),
+        }
+    }
+
+    /// Remember the first fragment of a node's reply so its other fragments follow.
+    pub fn note_reply_fragment(&mut self, parsed: &Parsed, service: u16, now: u64) {
+        if let Some(frag) = parsed.frag {
+            if frag.offset == 0 && frag.more {
+                let key = FlowKey::fragment(&parsed.src, &parsed.dst, frag.id, parsed.proto);
+                self.fragments.insert(&key, SessionValue { node_id: service as u32, aux: AUX_REPLY }, now);
+            }
+        }
+    }
+
+    /// Bounded incremental expiry, once per burst.
+    pub fn expire(&mut self, now: u64, budget: usize, counters: &WorkerCounters) {
+        let expired = self.sessions.expire_step(now, budget);
+        if expired > 0 {
+            counters.sessions_expired.add(expired as u64);
+        }
+        self.fragments.expire_step(now, budget / 4 + 1);
+        counters.sessions_live.set(self.sessions.len() as u64);
+    }
+}
+
+/// Fragment-table values of a node's reply carry this flag in `aux` (and the service in
+/// `node_id`).
+const AUX_REPLY: u32 = 1 << 31;
+
+fn fragment_id(parsed: &Parsed) -> u32 {
+    parsed.frag.map_or(0, |f| f.id)
+}
+
+fn five_tuple(parsed: &Parsed) -> FlowKey {
+    FlowKey::five_tuple(&parsed.src, &parsed.dst, parsed.sport, parsed.dport, parsed.proto)
+}
+
+/// The node index for a session's node id if that node still exists and is not down.
+#[inline]
+fn usable(snapshot: &Snapshot, node_id: u32) -> Option<u16> {
+    let &index = snapshot.node_ids.get(&node_id)?;
+    (snapshot.nodes[index as usize].state != NodeState::Down).then_some(index)
+}
+
+fn udp_payload<'a>(parsed: &Parsed, frame: &'a [u8]) -> &'a [u8] {
+    let start = parsed.l4_offset as usize + 8;
+    let end = (parsed.l3_offset as usize + parsed.ip_len as usize).min(frame.len());
+    if parsed.proto != PROTO_UDP || !parsed.l4_present || start > end {
+        return &[];
+    }
+    &frame[start..end]
+}
+
+fn is_echo_request(parsed: &Parsed, frame: &[u8]) -> bool {
+    if !parsed.l4_present || parsed.frag.is_some() {
+        return false;
+    }
+    let icmp_type = frame.get(parsed.l4_offset as usize).copied();
+    match parsed.l3 {
+        L3::Ipv4 => parsed.proto == PROTO_ICMP && icmp_type == Some(8),
+        L3::Ipv6 => parsed.proto == PROTO_ICMPV6 && icmp_type == Some(128),
+        L3::Arp => false,
+    }
+}
+
+/// Traffic to one of the balancer's own addresses: echo is answered, everything else that
+/// could be a health-probe reply or neighbour message goes to the control thread.
+fn classify_local(parsed: &Parsed, frame: &[u8]) -> Verdict {
+    if is_echo_request(parsed, frame) {
+        return Verdict::Local(Local::EchoReply);
+    }
+    match parsed.proto {
+        PROTO_UDP | PROTO_ICMP | PROTO_ICMPV6 | PROTO_TCP if parsed.l4_present => Verdict::Local(Local::ToControl),
+        PROTO_ICMP | PROTO_ICMPV6 => Verdict::Drop(DropReason::IcmpIgnored),
+        _ => Verdict::Drop(DropReason::NotForUs),
+    }
+}
+
+/// ARP (RFC 826): answer requests for our addresses and VIPs; hand requests and replies to
+/// the control thread, which learns neighbours from them.
+fn classify_arp(snapshot: &Snapshot, in_port: u16, _parsed: &Parsed, frame: &[u8]) -> Verdict {
+    let Some(arp) = wire::arp_summary(frame) else {
+        return Verdict::Drop(DropReason::ArpIgnored);
+    };
+    let target = Address::from_ip(std::net::IpAddr::V4(arp.target_ip));
+    let ours = snapshot.ports.get(in_port as usize).is_some_and(|p| p.owns(&target)) || snapshot.is_vip(&target);
+    match (arp.is_request, ours) {
+        (true, true) => Verdict::Local(Local::AnswerAndLearn(Answer::ArpReply)),
+        (false, _) => Verdict::Local(Local::ToControl),
+        (true, false) => Verdict::Drop(DropReason::ArpIgnored),
+    }
+}
+
+/// Neighbour discovery (RFC 4861): solicitations for our addresses and VIPs are answered;
+/// advertisements go to the control thread.
+fn classify_icmpv6_nd(snapshot: &Snapshot, in_port: u16, parsed: &Parsed, frame: &[u8]) -> Option<Verdict> {
+    let icmp_type = *frame.get(parsed.l4_offset as usize)?;
+    match icmp_type {
+        135 => {
+            let target = wire::nd_target(parsed, frame)?;
+            let target = Address::from_ip(std::net::IpAddr::V6(target));
+            let ours = snapshot.ports.get(in_port as usize).is_some_and(|p| p.owns(&target)) || snapshot.is_vip(&target);
+            Some(if ours {
+                Verdict::Local(Local::AnswerAndLearn(Answer::NeighborAdvertisement))
+            } else {
+                Verdict::Drop(DropReason::NdIgnored)
+            })
+        }
+        136 => Some(Verdict::Local(Local::ToControl)),
+        // Router solicitations/advertisements and redirects are not for a balancer.
+        133 | 134 | 137 => Some(Verdict::Drop(DropReason::NdIgnored)),
+        _ => None,
+    }
+}

@@ -1,25 +1,403 @@
-//! The immutable view of the configuration that workers read: services, nodes, Maglev
-//! tables, neighbours, health. The control thread builds a new one and publishes it; workers
-//! adopt it between bursts (RCU style): one relaxed load of a generation number per burst,
-//! no lock and no shared write on the fast path.
+//! The immutable view of the configuration that workers read: ports, services, nodes and
+//! their health, Maglev tables, CID node maps, next hops and neighbour MACs.
+//!
+//! The control thread builds a new one and publishes it; workers adopt it between bursts (RCU
+//! style): one acquire load of a generation number per burst, no lock and no shared write on
+//! the fast path. Sessions store node *ids*, not indexes, so they survive a reload.
 #![forbid(unsafe_code)]
 
+use crate::select::{FlowHasher, MaglevTable};
 use arc_swap::ArcSwap;
+use cidlb_config::{Balance, Config, Forward, MacAddr, Protocol, UnknownCid};
+use rustc_hash::FxHashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// Placeholder fields are filled in by the dataplane work.
+/// An address as the packet path compares it: 16 bytes, IPv4 in the first 4 (the same
+/// layout `wire::Parsed` uses), plus the family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Address {
+    pub bytes: [u8; 16],
+    pub v6: bool,
+}
+
+impl Address {
+    pub fn from_ip(ip: IpAddr) -> Self {
+        let mut bytes = [0u8; 16];
+        match ip {
+            IpAddr::V4(v4) => {
+                bytes[..4].copy_from_slice(&v4.octets());
+                Address { bytes, v6: false }
+            }
+            IpAddr::V6(v6) => Address { bytes: v6.octets(), v6: true },
+        }
+    }
+    pub fn to_ip(self) -> IpAddr {
+        if self.v6 {
+            IpAddr::from(self.bytes)
+        } else {
+            IpAddr::from([self.bytes[0], self.bytes[1], self.bytes[2], self.bytes[3]])
+        }
+    }
+}
+
+/// Health of a node as the control thread sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum NodeState {
+    #[default]
+    Up,
+    /// Failed its health checks: no new sessions, existing non-CID sessions move, CID
+    /// records follow `unknown_cid`.
+    Down,
+    /// `weight = 0` or `drain = true`: no new sessions, existing ones continue.
+    Draining,
+}
+
+#[derive(Clone, Debug)]
+pub struct PortInfo {
+    pub name: String,
+    pub mac: [u8; 6],
+    pub ipv4: Option<(std::net::Ipv4Addr, u8)>,
+    pub ipv6: Option<(std::net::Ipv6Addr, u8)>,
+    pub gateway4: Option<IpAddr>,
+    pub gateway6: Option<IpAddr>,
+    pub mtu: u16,
+}
+
+impl PortInfo {
+    /// Is `ip` on this port's link (inside one of its prefixes)?
+    pub fn on_link(&self, ip: IpAddr) -> bool {
+        match ip {
+            IpAddr::V4(a) => self.ipv4.is_some_and(|(net, len)| prefix_match(&net.octets(), &a.octets(), len)),
+            IpAddr::V6(a) => self.ipv6.is_some_and(|(net, len)| prefix_match(&net.octets(), &a.octets(), len)),
+        }
+    }
+    /// Is `address` one of this port's own addresses?
+    pub fn owns(&self, address: &Address) -> bool {
+        match address.to_ip() {
+            IpAddr::V4(a) => self.ipv4.is_some_and(|(own, _)| own == a),
+            IpAddr::V6(a) => self.ipv6.is_some_and(|(own, _)| own == a),
+        }
+    }
+}
+
+fn prefix_match(a: &[u8], b: &[u8], len: u8) -> bool {
+    let full = (len / 8) as usize;
+    let rest = len % 8;
+    if a[..full] != b[..full] {
+        return false;
+    }
+    if rest == 0 {
+        return true;
+    }
+    let mask = 0xffu8 << (8 - rest);
+    a[full] & mask == b[full] & mask
+}
+
+#[derive(Clone, Debug)]
+pub struct NodeInfo {
+    pub id: u32,
+    pub address: Address,
+    pub weight: u32,
+    pub state: NodeState,
+    /// Port toward the node, and the next hop on it (the node itself when on-link).
+    pub port: u16,
+    pub next_hop: IpAddr,
+    /// The next hop's MAC, when known (static neighbour or resolved).
+    pub next_hop_mac: Option<[u8; 6]>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ServiceInfo {
+    pub name: String,
+    pub vip: Address,
+    /// 0 = every port (protocol `any`).
+    pub port: u16,
+    pub protocol: Protocol,
+    pub balance: Balance,
+    pub cid_length: u8,
+    pub node_id_offset: u8,
+    pub node_id_length: u8,
+    pub unknown_cid: UnknownCid,
+    pub forward: Forward,
+    /// Destination port on the node in NAT mode; `None` keeps the client's destination port.
+    pub target_port: Option<u16>,
+    /// Indexes into `Snapshot::nodes` of this service's nodes, in config order.
+    pub nodes: Vec<u16>,
+    /// Maglev over the nodes that take new sessions; entries index `Snapshot::nodes`.
+    pub maglev: MaglevTable,
+    /// Node id carried in a CID -> index into `Snapshot::nodes`.
+    pub cid_nodes: FxHashMap<u32, u16>,
+}
+
+impl ServiceInfo {
+    /// Does the service take packets of this IP protocol and destination port?
+    #[inline]
+    pub fn matches(&self, proto: u8, dport: u16) -> bool {
+        let proto_ok = match self.protocol {
+            Protocol::Udp => proto == PROTO_UDP,
+            Protocol::Tcp => proto == PROTO_TCP,
+            Protocol::Any => true,
+        };
+        proto_ok && (self.port == 0 || self.port == dport)
+    }
+}
+
+pub const PROTO_TCP: u8 = 6;
+pub const PROTO_UDP: u8 = 17;
+
+/// Everything a worker needs to decide, immutable once published.
 #[derive(Debug, Default)]
 pub struct Snapshot {
     pub generation: u64,
+    pub ports: Vec<PortInfo>,
+    pub nodes: Vec<NodeInfo>,
+    pub services: Vec<ServiceInfo>,
+    /// VIP -> indexes into `services` (several services may share a VIP on other ports).
+    pub vips: FxHashMap<Address, Vec<u16>>,
+    /// (node address, source port, protocol) -> service, for stateless reverse NAT.
+    pub replies: FxHashMap<(Address, u16, u8), u16>,
+    /// Node id -> index into `nodes`.
+    pub node_ids: FxHashMap<u32, u16>,
+    /// Known neighbours: static entries and those resolved by ARP/ND.
+    pub neighbors: FxHashMap<IpAddr, [u8; 6]>,
+    /// Gateway MAC per port (v4, v6), when known.
+    pub gateway_macs: Vec<(Option<[u8; 6]>, Option<[u8; 6]>)>,
+    pub hasher: FlowHasher,
+    pub hash_key: [u8; 16],
+    pub session_timeout_ns: u64,
+    pub fragment_timeout_ns: u64,
+    pub tunnel_ttl: u8,
+}
+
+/// What the control thread knows beyond the config: health and resolved neighbours.
+#[derive(Clone, Debug, Default)]
+pub struct RuntimeState {
+    /// Node id -> state; nodes absent here are Up (or Draining by config).
+    pub health: FxHashMap<u32, NodeState>,
+    /// Neighbours resolved by ARP/ND (static config entries override them).
+    pub resolved: FxHashMap<IpAddr, [u8; 6]>,
 }
 
 impl Snapshot {
     /// Build from a validated config. `port_macs[i]` is port i's MAC (the config's `mac`, or
-    /// the device's own when the config has none).
-    pub fn build(_config: &cidlb_config::Config, _port_macs: &[cidlb_config::MacAddr], generation: u64) -> Result<Snapshot, String> {
-        Ok(Snapshot { generation })
+    /// the device's own when the config has none). Health and resolved neighbours default.
+    pub fn build(config: &Config, port_macs: &[MacAddr], generation: u64) -> Result<Snapshot, String> {
+        let key = match config.dataplane.hash_key.as_deref() {
+            Some(hex) => parse_key(hex)?,
+            None => random_key(),
+        };
+        Self::build_with(config, port_macs, generation, key, &RuntimeState::default())
     }
+
+    /// Build with an explicit hash key (kept across reloads when the config has none) and the
+    /// control thread's runtime state.
+    pub fn build_with(
+        config: &Config,
+        port_macs: &[MacAddr],
+        generation: u64,
+        hash_key: [u8; 16],
+        runtime: &RuntimeState,
+    ) -> Result<Snapshot, String> {
+        let hasher = FlowHasher::new(hash_key);
+        let ports: Vec<PortInfo> = config
+            .port
+            .iter()
+            .enumerate()
+            .map(|(i, p)| PortInfo {
+                name: p.name.clone(),
+                mac: p.mac.or_else(|| port_macs.get(i).copied()).unwrap_or(MacAddr::ZERO).0,
+                ipv4: p.ipv4.map(|n| (n.addr(), n.prefix_len())),
+                ipv6: p.ipv6.map(|n| (n.addr(), n.prefix_len())),
+                gateway4: p.gateway4.map(IpAddr::V4),
+                gateway6: p.gateway6.map(IpAddr::V6),
+                mtu: p.mtu,
+            })
+            .collect();
+        if ports.is_empty() {
+            return Err("no [[port]] configured".into());
+        }
+        let mut neighbors: FxHashMap<IpAddr, [u8; 6]> = runtime.resolved.clone();
+        for n in &config.neighbor {
+            neighbors.insert(n.ip, n.mac.0);
+        }
+
+        let mut nodes = Vec::with_capacity(config.node.len());
+        let mut node_ids = FxHashMap::default();
+        for n in &config.node {
+            let (port, next_hop) = route(&ports, n.address);
+            let state = match runtime.health.get(&n.id).copied() {
+                Some(NodeState::Down) => NodeState::Down,
+                _ if n.drain || n.weight == 0 => NodeState::Draining,
+                _ => NodeState::Up,
+            };
+            node_ids.insert(n.id, nodes.len() as u16);
+            nodes.push(NodeInfo {
+                id: n.id,
+                address: Address::from_ip(n.address),
+                weight: n.weight,
+                state,
+                port,
+                next_hop,
+                next_hop_mac: neighbors.get(&next_hop).copied(),
+            });
+        }
+
+        let mut services = Vec::with_capacity(config.service.len());
+        let mut vips: FxHashMap<Address, Vec<u16>> = FxHashMap::default();
+        let mut replies = FxHashMap::default();
+        for (si, s) in config.service.iter().enumerate() {
+            let mut members = Vec::with_capacity(s.nodes.len());
+            let mut cid_nodes = FxHashMap::default();
+            for id in &s.nodes {
+                let index = *node_ids.get(id).ok_or_else(|| format!("service `{}` names unknown node {id}", s.name))?;
+                members.push(index);
+                cid_nodes.insert(*id, index);
+            }
+            // Maglev over the nodes that take new sessions (Maglev §3.4: rebuilt on change).
+            let eligible: Vec<(u32, u32)> = members
+                .iter()
+                .map(|&i| &nodes[i as usize])
+                .map(|n| (n.id, if n.state == NodeState::Up { n.weight } else { 0 }))
+                .collect();
+            let table = MaglevTable::build(&eligible, s.maglev_table_size, &hasher);
+            let maglev = table.remap(&members);
+            let vip = Address::from_ip(s.vip);
+            vips.entry(vip).or_default().push(si as u16);
+            let reply_port = s.target_port.unwrap_or(s.port);
+            let protos: &[u8] = match s.protocol {
+                Protocol::Udp => &[PROTO_UDP],
+                Protocol::Tcp => &[PROTO_TCP],
+                Protocol::Any => &[PROTO_UDP, PROTO_TCP],
+            };
+            if s.forward == Forward::Nat && reply_port != 0 {
+                for &i in &members {
+                    for &proto in protos {
+                        replies.entry((nodes[i as usize].address, reply_port, proto)).or_insert(si as u16);
+                    }
+                }
+            }
+            services.push(ServiceInfo {
+                name: s.name.clone(),
+                vip,
+                port: s.port,
+                protocol: s.protocol,
+                balance: s.balance,
+                cid_length: s.cid_length,
+                node_id_offset: s.node_id_offset,
+                node_id_length: s.node_id_length,
+                unknown_cid: s.unknown_cid,
+                forward: s.forward,
+                target_port: s.target_port,
+                nodes: members,
+                maglev,
+                cid_nodes,
+            });
+        }
+        let gateway_macs = ports
+            .iter()
+            .map(|p| {
+                (
+                    p.gateway4.and_then(|g| neighbors.get(&g).copied()),
+                    p.gateway6.and_then(|g| neighbors.get(&g).copied()),
+                )
+            })
+            .collect();
+        Ok(Snapshot {
+            generation,
+            ports,
+            nodes,
+            services,
+            vips,
+            replies,
+            node_ids,
+            neighbors,
+            gateway_macs,
+            hasher,
+            hash_key,
+            session_timeout_ns: config.dataplane.session_timeout.as_nanos_u64(),
+            fragment_timeout_ns: config.dataplane.fragment_timeout.as_nanos_u64(),
+            tunnel_ttl: config.dataplane.tunnel_ttl,
+        })
+    }
+
+    /// The service for a packet to `vip` with this protocol and destination port.
+    #[inline]
+    pub fn service_for(&self, vip: &Address, proto: u8, dport: u16) -> Option<u16> {
+        let candidates = self.vips.get(vip)?;
+        candidates.iter().copied().find(|&i| self.services[i as usize].matches(proto, dport))
+    }
+
+    pub fn is_vip(&self, address: &Address) -> bool {
+        self.vips.contains_key(address)
+    }
+
+    /// Port that owns `address`, if it is one of the balancer's own addresses.
+    pub fn own_port(&self, address: &Address) -> Option<u16> {
+        self.ports.iter().position(|p| p.owns(address)).map(|i| i as u16)
+    }
+
+    /// Egress port and next-hop MAC toward a client or other off-node destination.
+    pub fn route_to(&self, destination: IpAddr) -> (u16, Option<[u8; 6]>) {
+        let (port, next_hop) = route(&self.ports, destination);
+        if next_hop == destination {
+            (port, self.neighbors.get(&destination).copied())
+        } else {
+            let (g4, g6) = self.gateway_macs.get(port as usize).copied().unwrap_or((None, None));
+            (port, if destination.is_ipv4() { g4 } else { g6 })
+        }
+    }
+
+    /// Every next hop the balancer needs a MAC for: node next hops and gateways.
+    pub fn wanted_neighbors(&self) -> Vec<(u16, IpAddr)> {
+        let mut out: Vec<(u16, IpAddr)> = self.nodes.iter().map(|n| (n.port, n.next_hop)).collect();
+        for (i, p) in self.ports.iter().enumerate() {
+            out.extend(p.gateway4.iter().chain(p.gateway6.iter()).map(|g| (i as u16, *g)));
+        }
+        out.sort_by_key(|(p, ip)| (*p, *ip));
+        out.dedup();
+        out
+    }
+}
+
+/// The port toward `ip` and the next hop on it: the first port whose prefix holds `ip`
+/// (next hop = `ip`), else the first port with a gateway of that family.
+fn route(ports: &[PortInfo], ip: IpAddr) -> (u16, IpAddr) {
+    if let Some(i) = ports.iter().position(|p| p.on_link(ip)) {
+        return (i as u16, ip);
+    }
+    for (i, p) in ports.iter().enumerate() {
+        let gateway = if ip.is_ipv4() { p.gateway4 } else { p.gateway6 };
+        if let Some(g) = gateway {
+            return (i as u16, g);
+        }
+    }
+    (0, ip)
+}
+
+pub fn parse_key(hex: &str) -> Result<[u8; 16], String> {
+    if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("hash_key `{hex}` must be 32 hex digits"));
+    }
+    let mut key = [0u8; 16];
+    for (i, byte) in key.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|e| e.to_string())?;
+    }
+    Ok(key)
+}
+
+/// A key for a balancer whose config sets none: unpredictable, but not shared with others.
+pub fn random_key() -> [u8; 16] {
+    use std::hash::{BuildHasher, Hasher};
+    let mut key = [0u8; 16];
+    for chunk in key.chunks_mut(8) {
+        // RandomState is seeded from the OS's randomness once per process.
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(std::process::id() as u64);
+        chunk.copy_from_slice(&h.finish().to_le_bytes());
+    }
+    key
 }
 
 /// Where workers pick up new snapshots.
@@ -33,7 +411,7 @@ impl SnapshotSource {
     pub fn new(first: Snapshot) -> Self {
         SnapshotSource { generation: AtomicU64::new(first.generation), current: ArcSwap::from_pointee(first) }
     }
-    /// Publish a new snapshot (control thread). Its generation must be greater than the last.
+    /// Publish a new snapshot (control thread). Its generation must differ from the last.
     pub fn publish(&self, next: Snapshot) {
         let g = next.generation;
         self.current.store(Arc::new(next));

@@ -2,10 +2,16 @@
 //! burst loop ([`Pump`]) that drives it over any [`PacketIo`] backend (DPDK or pcap).
 #![forbid(unsafe_code)]
 
+use crate::classify::{Answer, Classifier, Local, Route, Verdict};
 use crate::counters::{DropReason, PortCounters, WorkerCounters};
 use crate::frame::Frame;
 use crate::io::{Burst, PacketIo};
+use crate::rewrite;
+use crate::select::FlowHasher;
+use crate::session::SessionTable;
 use crate::snapshot::{Snapshot, SnapshotSource};
+use crate::wire::{self, Parsed};
+use cidlb_config::Forward;
 use crossbeam_queue::ArrayQueue;
 use std::sync::Arc;
 
@@ -62,6 +68,23 @@ pub struct WorkerParams {
     pub id: u16,
     pub burst: usize,
     pub drain_ns: u64,
+    pub sessions: u32,
+    pub fragments: u32,
+    /// Session-table buckets examined for expiry per burst.
+    pub expiry_budget: usize,
+}
+
+impl WorkerParams {
+    pub fn from_config(id: u16, dataplane: &cidlb_config::Dataplane) -> Self {
+        WorkerParams {
+            id,
+            burst: (dataplane.burst as usize).clamp(1, crate::MAX_BURST),
+            drain_ns: dataplane.drain_interval.as_nanos_u64(),
+            sessions: dataplane.sessions_per_worker,
+            fragments: dataplane.fragments_per_worker,
+            expiry_budget: 64,
+        }
+    }
 }
 
 /// One worker's decision state: owned, never shared, no locks.
@@ -71,12 +94,18 @@ pub struct Worker {
     source: Arc<SnapshotSource>,
     pub counters: Arc<WorkerCounters>,
     pub rings: Arc<ControlRings>,
+    pub classifier: Classifier,
 }
 
 impl Worker {
+    /// Allocates the session and fragment tables (the only allocation of a worker's life).
     pub fn new(params: WorkerParams, source: Arc<SnapshotSource>, counters: Arc<WorkerCounters>, rings: Arc<ControlRings>) -> Self {
         let snapshot = source.load();
-        Worker { params, snapshot, source, counters, rings }
+        // The tables keep the hash key they start with: a reload that changes `hash_key`
+        // re-keys Maglev at once and the session tables at the next start.
+        let sessions = SessionTable::new(params.sessions, snapshot.session_timeout_ns, FlowHasher::new(snapshot.hash_key));
+        let fragments = SessionTable::new(params.fragments, snapshot.fragment_timeout_ns, FlowHasher::new(snapshot.hash_key));
+        Worker { params, snapshot, source, counters, rings, classifier: Classifier::new(sessions, fragments) }
     }
 
     /// Adopt a newer snapshot if the control thread published one (once per burst).
@@ -88,12 +117,129 @@ impl Worker {
     }
 
     /// Decide what to do with one received frame, rewriting it in place.
-    pub fn process<F: Frame>(&mut self, _now: u64, _in_port: u16, _frame: &mut F) -> Action {
-        Action::Drop(DropReason::NoService)
+    pub fn process<F: Frame>(&mut self, now: u64, in_port: u16, frame: &mut F) -> Action {
+        let parsed = match wire::parse(frame.data()) {
+            Ok(parsed) => parsed,
+            Err(reason) => return Action::Drop(reason),
+        };
+        let snapshot = &*self.snapshot;
+        let Some(port) = snapshot.ports.get(in_port as usize) else {
+            return Action::Drop(DropReason::NotForUs);
+        };
+        // Only frames for our MAC, or broadcast/multicast (ARP, ND), are ours to handle.
+        let destination_mac = wire::destination_mac(frame.data());
+        if destination_mac != port.mac && destination_mac[0] & 1 == 0 {
+            return Action::Drop(DropReason::NotOurMac);
+        }
+        let counters = &*self.counters;
+        let verdict = self.classifier.classify(snapshot, now, in_port, &parsed, frame.data(), counters);
+        match verdict {
+            Verdict::Forward { service, node, route } => {
+                let service = &snapshot.services[service as usize];
+                let node = &snapshot.nodes[node as usize];
+                match route {
+                    Route::Cid => counters.cid_forwarded.inc(),
+                    Route::Fragment => counters.fragments_forwarded.inc(),
+                    Route::SessionHit | Route::SessionNew | Route::Relabel => counters.session_forwarded.inc(),
+                }
+                match service.forward {
+                    Forward::Nat => {
+                        let Some(next_hop_mac) = node.next_hop_mac else {
+                            return Action::Drop(DropReason::NeighborUnresolved);
+                        };
+                        let target_port = if parsed.l4_present { service.target_port } else { None };
+                        if let Err(reason) = rewrite::nat_destination(frame.data_mut(), &parsed, node.address.to_ip(), target_port) {
+                            return Action::Drop(reason);
+                        }
+                        let Some(out) = snapshot.ports.get(node.port as usize) else {
+                            return Action::Drop(DropReason::NotForUs);
+                        };
+                        rewrite::set_macs(frame.data_mut(), out.mac, next_hop_mac);
+                        Action::Transmit { port: node.port }
+                    }
+                    // Rejected by Snapshot::build until IP-in-IP lands; never reached.
+                    Forward::Ipip => Action::Drop(DropReason::NotForUs),
+                }
+            }
+            Verdict::ReverseNat { service: service_index } => {
+                let service = &snapshot.services[service_index as usize];
+                self.classifier.note_reply_fragment(&parsed, service_index, now);
+                let source_port = if parsed.l4_present && service.port != 0 { Some(service.port) } else { None };
+                let (out_port, next_hop_mac) = snapshot.route_to(parsed_destination(&parsed));
+                let Some(next_hop_mac) = next_hop_mac else {
+                    return Action::Drop(DropReason::NeighborUnresolved);
+                };
+                if let Err(reason) = rewrite::nat_source(frame.data_mut(), &parsed, service.vip.to_ip(), source_port) {
+                    return Action::Drop(reason);
+                }
+                let Some(out) = snapshot.ports.get(out_port as usize) else {
+                    return Action::Drop(DropReason::NotForUs);
+                };
+                rewrite::set_macs(frame.data_mut(), out.mac, next_hop_mac);
+                counters.reverse_nat.inc();
+                Action::Transmit { port: out_port }
+            }
+            Verdict::Local(local) => self.answer(local, in_port, &parsed, frame),
+            Verdict::Drop(reason) => Action::Drop(reason),
+        }
     }
 
-    /// Bounded per-burst housekeeping (session expiry).
-    pub fn housekeeping(&mut self, _now: u64) {}
+    fn answer<F: Frame>(&mut self, local: Local, in_port: u16, parsed: &Parsed, frame: &mut F) -> Action {
+        let mac = self.snapshot.ports[in_port as usize].mac;
+        let counters = &*self.counters;
+        let answer = match local {
+            Local::ToControl => return self.to_control(in_port, frame.data()),
+            Local::AnswerAndLearn(answer) => {
+                // Learning is best effort: the answer goes out even if the ring is full.
+                let _ = self.to_control(in_port, frame.data());
+                answer
+            }
+            Local::ArpReply => Answer::ArpReply,
+            Local::NeighborAdvertisement => Answer::NeighborAdvertisement,
+            Local::EchoReply => {
+                let ok = match parsed.l3 {
+                    wire::L3::Ipv4 => rewrite::icmp_echo_reply_v4(frame.data_mut(), parsed),
+                    _ => rewrite::icmpv6_echo_reply(frame.data_mut(), parsed),
+                };
+                if !ok {
+                    return Action::Drop(DropReason::IcmpIgnored);
+                }
+                counters.echo_replies.inc();
+                return Action::Transmit { port: in_port };
+            }
+        };
+        match answer {
+            Answer::ArpReply if rewrite::arp_reply(frame.data_mut(), mac) => {
+                counters.arp_replies.inc();
+                Action::Transmit { port: in_port }
+            }
+            Answer::NeighborAdvertisement if rewrite::nd_advertisement(frame.data_mut(), parsed, mac) => {
+                counters.nd_replies.inc();
+                Action::Transmit { port: in_port }
+            }
+            Answer::ArpReply => Action::Drop(DropReason::ArpIgnored),
+            Answer::NeighborAdvertisement => Action::Drop(DropReason::NdIgnored),
+        }
+    }
+
+    fn to_control(&self, port: u16, bytes: &[u8]) -> Action {
+        match self.rings.to_control.push(ControlPacket::new(port, bytes)) {
+            Ok(()) => Action::Consumed,
+            Err(_) => Action::Drop(DropReason::ControlRingFull),
+        }
+    }
+
+    /// Bounded per-burst housekeeping: incremental session expiry.
+    pub fn housekeeping(&mut self, now: u64) {
+        self.classifier.expire(now, self.params.expiry_budget, &self.counters);
+    }
+}
+
+fn parsed_destination(parsed: &Parsed) -> std::net::IpAddr {
+    match parsed.l3 {
+        wire::L3::Ipv6 => std::net::IpAddr::from(parsed.dst),
+        _ => std::net::IpAddr::from([parsed.dst[0], parsed.dst[1], parsed.dst[2], parsed.dst[3]]),
+    }
 }
 
 /// The run-to-completion burst loop of one worker over its queues.
