@@ -161,14 +161,16 @@ impl Classifier {
                 return self.follow_fragment(snapshot, now, parsed);
             }
         }
-        let Some(service_index) = snapshot.service_for(&vip, parsed.proto, parsed.dport).or_else(|| {
-            // Labelled non-first fragment: the service is the one on this VIP for the protocol.
-            (!parsed.l4_present).then(|| snapshot.service_for(&vip, parsed.proto, 0)).flatten()
-        }) else {
-            return if !parsed.l4_present {
-                self.follow_fragment(snapshot, now, parsed)
-            } else {
+        let found = if parsed.l4_present {
+            snapshot.service_for(&vip, parsed.proto, parsed.dport)
+        } else {
+            snapshot.label_service_for(&vip, parsed.proto)
+        };
+        let Some(service_index) = found else {
+            return if parsed.l4_present {
                 Verdict::Drop(DropReason::NoService)
+            } else {
+                self.follow_fragment(snapshot, now, parsed)
             };
         };
         let service = &snapshot.services[service_index as usize];

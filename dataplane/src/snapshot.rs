@@ -248,6 +248,12 @@ impl Snapshot {
         let mut vips: FxHashMap<Address, Vec<u16>> = FxHashMap::default();
         let mut replies = FxHashMap::default();
         for (si, s) in config.service.iter().enumerate() {
+            if s.forward == Forward::Ipip {
+                return Err(format!(
+                    "service `{}`: forward = \"ipip\" is not available in this version; use \"nat\"",
+                    s.name
+                ));
+            }
             let mut members = Vec::with_capacity(s.nodes.len());
             let mut cid_nodes = FxHashMap::default();
             for id in &s.nodes {
@@ -327,6 +333,16 @@ impl Snapshot {
     pub fn service_for(&self, vip: &Address, proto: u8, dport: u16) -> Option<u16> {
         let candidates = self.vips.get(vip)?;
         candidates.iter().copied().find(|&i| self.services[i as usize].matches(proto, dport))
+    }
+
+    /// The flow-label service on `vip` for `proto`, whatever its port: a labelled non-first
+    /// fragment carries no port but its label routes it (RFC 6437 §3).
+    pub fn label_service_for(&self, vip: &Address, proto: u8) -> Option<u16> {
+        let candidates = self.vips.get(vip)?;
+        candidates.iter().copied().find(|&i| {
+            let s = &self.services[i as usize];
+            s.balance == Balance::FlowLabel && s.matches(proto, if s.port == 0 { 0 } else { s.port })
+        })
     }
 
     pub fn is_vip(&self, address: &Address) -> bool {
