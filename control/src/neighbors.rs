@@ -1,0 +1,109 @@
+//! Neighbour resolution: the control thread learns MACs from the ARP and neighbour-discovery
+//! packets the workers hand it, asks for the next hops it still needs (nodes and gateways),
+//! and refreshes them. Static `[[neighbor]]` entries always win (Snapshot::build applies them
+//! over what is resolved here).
+
+use rustc_hash::FxHashMap;
+use std::net::IpAddr;
+
+/// How often an unresolved next hop is asked for again.
+pub const RETRY_NS: u64 = 1_000_000_000;
+/// How often a resolved next hop is confirmed (RFC 4861 §10 REACHABLE_TIME is 30 s).
+pub const REFRESH_NS: u64 = 30_000_000_000;
+
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    mac: [u8; 6],
+    learned_at: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct NeighborResolver {
+    /// Next hops the snapshot needs, with the port they are on.
+    wanted: Vec<(u16, IpAddr)>,
+    resolved: FxHashMap<IpAddr, Entry>,
+    last_asked: FxHashMap<IpAddr, u64>,
+}
+
+impl NeighborResolver {
+    pub fn set_wanted(&mut self, wanted: Vec<(u16, IpAddr)>) {
+        self.wanted = wanted;
+    }
+
+    /// Record `ip` at `mac`. Returns true when this changes what the data path should use.
+    pub fn learn(&mut self, ip: IpAddr, mac: [u8; 6], now: u64) -> bool {
+        if mac == [0; 6] || mac[0] & 1 == 1 {
+            return false; // never learn a multicast or empty MAC
+        }
+        let changed = self.resolved.get(&ip).is_none_or(|e| e.mac != mac);
+        // Only next hops we need are kept: a flood of ARP cannot grow this map.
+        if self.wanted.iter().any(|(_, w)| *w == ip) {
+            self.resolved.insert(ip, Entry { mac, learned_at: now });
+            return changed;
+        }
+        false
+    }
+
+    /// The resolved map the snapshot is built with.
+    pub fn resolved(&self) -> FxHashMap<IpAddr, [u8; 6]> {
+        self.resolved.iter().map(|(ip, e)| (*ip, e.mac)).collect()
+    }
+
+    pub fn is_resolved(&self, ip: &IpAddr) -> bool {
+        self.resolved.contains_key(ip)
+    }
+
+    /// Next hops to ask for now: unresolved ones every RETRY_NS, resolved ones every
+    /// REFRESH_NS. `static_entries` are never asked for.
+    pub fn due(&mut self, now: u64, static_entries: &[IpAddr]) -> Vec<(u16, IpAddr)> {
+        let mut out = Vec::new();
+        for &(port, ip) in &self.wanted {
+            if static_entries.contains(&ip) {
+                continue;
+            }
+            let interval = match self.resolved.get(&ip) {
+                Some(e) if now.saturating_sub(e.learned_at) < REFRESH_NS => continue,
+                Some(_) => RETRY_NS,
+                None => RETRY_NS,
+            };
+            let last = self.last_asked.get(&ip).copied();
+            if last.is_none_or(|t| now.saturating_sub(t) >= interval) {
+                self.last_asked.insert(ip, now);
+                out.push((port, ip));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn learns_only_wanted_unicast_next_hops() {
+        let mut r = NeighborResolver::default();
+        r.set_wanted(vec![(0, ip("192.0.2.11"))]);
+        assert!(r.learn(ip("192.0.2.11"), [2, 0, 0, 0, 0, 0x11], 0));
+        assert!(!r.learn(ip("192.0.2.11"), [2, 0, 0, 0, 0, 0x11], 1), "same MAC: no change");
+        assert!(!r.learn(ip("192.0.2.99"), [2, 0, 0, 0, 0, 0x99], 0), "not wanted");
+        assert!(!r.learn(ip("192.0.2.11"), [1, 0, 0x5e, 0, 0, 1], 0), "multicast");
+        assert_eq!(r.resolved().len(), 1);
+    }
+
+    #[test]
+    fn asks_unresolved_every_second_and_refreshes_resolved() {
+        let mut r = NeighborResolver::default();
+        r.set_wanted(vec![(0, ip("192.0.2.11")), (0, ip("192.0.2.254"))]);
+        assert_eq!(r.due(0, &[ip("192.0.2.254")]).len(), 1, "static entries are not asked for");
+        assert!(r.due(RETRY_NS / 2, &[]).iter().all(|(_, i)| *i == ip("192.0.2.254")));
+        assert_eq!(r.due(RETRY_NS, &[]).len(), 2);
+        r.learn(ip("192.0.2.11"), [2, 0, 0, 0, 0, 0x11], RETRY_NS);
+        assert!(r.due(2 * RETRY_NS, &[]).iter().all(|(_, i)| *i != ip("192.0.2.11")));
+        assert_eq!(r.due(RETRY_NS + REFRESH_NS, &[]).iter().filter(|(_, i)| *i == ip("192.0.2.11")).count(), 1);
+    }
+}
