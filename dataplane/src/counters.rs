@@ -102,6 +102,10 @@ drop_reasons! {
     ControlRingFull => "control_ring_full",
 }
 
+/// Most nodes and services a snapshot may hold (per-node and per-service counters are arrays).
+pub const MAX_NODES: usize = 256;
+pub const MAX_SERVICES: usize = 64;
+
 /// One worker's counters. Cache-aligned so two workers never share a line.
 #[repr(align(128))]
 #[derive(Debug)]
@@ -134,6 +138,12 @@ pub struct WorkerCounters {
     /// Bursts that held at least one packet.
     pub bursts: Counter,
     pub drops: [Counter; DropReason::COUNT],
+    /// Packets forwarded to each node, by index into the snapshot's nodes.
+    pub node_packets: [Counter; MAX_NODES],
+    /// Packets forwarded for each service, by index into the snapshot's services.
+    pub service_packets: [Counter; MAX_SERVICES],
+    /// Node replies reverse-translated for each service.
+    pub service_replies: [Counter; MAX_SERVICES],
 }
 
 impl Default for WorkerCounters {
@@ -160,6 +170,9 @@ impl Default for WorkerCounters {
             to_control: Counter::default(),
             bursts: Counter::default(),
             drops: std::array::from_fn(|_| Counter::default()),
+            node_packets: std::array::from_fn(|_| Counter::default()),
+            service_packets: std::array::from_fn(|_| Counter::default()),
+            service_replies: std::array::from_fn(|_| Counter::default()),
         }
     }
 }

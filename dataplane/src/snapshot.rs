@@ -218,6 +218,13 @@ impl Snapshot {
         if ports.is_empty() {
             return Err("no [[port]] configured".into());
         }
+        if config.node.len() > crate::counters::MAX_NODES || config.service.len() > crate::counters::MAX_SERVICES {
+            return Err(format!(
+                "at most {} nodes and {} services per balancer",
+                crate::counters::MAX_NODES,
+                crate::counters::MAX_SERVICES
+            ));
+        }
         let mut neighbors: FxHashMap<IpAddr, [u8; 6]> = runtime.resolved.clone();
         for n in &config.neighbor {
             neighbors.insert(n.ip, n.mac.0);

@@ -134,9 +134,9 @@ impl Worker {
         let counters = &*self.counters;
         let verdict = self.classifier.classify(snapshot, now, in_port, &parsed, frame.data(), counters);
         match verdict {
-            Verdict::Forward { service, node, route } => {
-                let service = &snapshot.services[service as usize];
-                let node = &snapshot.nodes[node as usize];
+            Verdict::Forward { service: service_index, node: node_index, route } => {
+                let service = &snapshot.services[service_index as usize];
+                let node = &snapshot.nodes[node_index as usize];
                 match route {
                     Route::Cid => counters.cid_forwarded.inc(),
                     Route::Fragment => counters.fragments_forwarded.inc(),
@@ -155,6 +155,8 @@ impl Worker {
                             return Action::Drop(DropReason::NotForUs);
                         };
                         rewrite::set_macs(frame.data_mut(), out.mac, next_hop_mac);
+                        counters.node_packets[node_index as usize].inc();
+                        counters.service_packets[service_index as usize].inc();
                         Action::Transmit { port: node.port }
                     }
                     // Rejected by Snapshot::build until IP-in-IP lands; never reached.
@@ -177,6 +179,7 @@ impl Worker {
                 };
                 rewrite::set_macs(frame.data_mut(), out.mac, next_hop_mac);
                 counters.reverse_nat.inc();
+                counters.service_replies[service_index as usize].inc();
                 Action::Transmit { port: out_port }
             }
             Verdict::Local(local) => self.answer(local, in_port, &parsed, frame),
