@@ -5,10 +5,13 @@
 //! run `cidlb check` before a reload and fix what it says.
 #![forbid(unsafe_code)]
 
+mod locate;
+mod rules;
 mod schema;
+mod summary;
 mod types;
 mod validate;
 
 pub use schema::*;
 pub use types::{DurationValue, MacAddr};
-pub use validate::{load, parse, ConfigError};
+pub use validate::{load, load_all, parse, parse_all, ConfigError};

@@ -96,12 +96,27 @@ impl Default for Dataplane {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Control {
-    /// Prometheus text exposition address; loopback only by default. Absent: no endpoint.
+    /// Prometheus text exposition address; loopback only by default. `"off"` (or `""`):
+    /// no endpoint. (An absent key means the default, so "off" is how to disable it.)
+    #[serde(deserialize_with = "metrics_address")]
     pub metrics: Option<SocketAddr>,
     /// Where `cidlb run` writes its pid, for `cidlb reload` and `cidlb stats`.
     pub pidfile: Option<PathBuf>,
     /// How often the control thread aggregates stats and runs its timers.
     pub tick: DurationValue,
+}
+
+/// `"off"`/`""` -> no endpoint; anything else must be a socket address.
+fn metrics_address<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    let text = String::deserialize(d)?;
+    match text.trim() {
+        "" | "off" => Ok(None),
+        address => address.parse().map(Some).map_err(|_| {
+            serde::de::Error::custom(format!(
+                "`{text}` is not an address and port, like \"127.0.0.1:9781\" or \"[::1]:9781\" (or \"off\" for no endpoint)"
+            ))
+        }),
+    }
 }
 
 impl Default for Control {
