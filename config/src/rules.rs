@@ -47,15 +47,15 @@ fn key(path: &str) -> KeyPath {
 
 /// Parses an even number of hex digits; `None` on anything else.
 pub(crate) fn parse_hex(text: &str) -> Option<Vec<u8>> {
-    let digits = text.as_bytes();
-    if digits.len() % 2 != 0 {
+    let pairs = text.as_bytes().chunks_exact(2);
+    if !pairs.remainder().is_empty() {
         return None;
     }
-    digits
-        .chunks(2)
+    pairs
         .map(|pair| {
-            let pair = std::str::from_utf8(pair).ok()?;
-            u8::from_str_radix(pair, 16).ok().filter(|_| pair.bytes().all(|b| b.is_ascii_hexdigit()))
+            // from_str_radix alone would take a sign ("+f"); only hex digits are hex.
+            let digits = std::str::from_utf8(pair).ok().filter(|d| d.bytes().all(|b| b.is_ascii_hexdigit()))?;
+            u8::from_str_radix(digits, 16).ok()
         })
         .collect()
 }

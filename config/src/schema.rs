@@ -136,6 +136,7 @@ pub struct Port {
     /// DPDK device name (`net_pcap0`, a vdev given in `[eal] args`) or PCI address.
     pub device: String,
     /// Overrides the device's MAC address.
+    // A port needs `ipv4` or `ipv6` (or both): validation rejects one with neither.
     pub mac: Option<MacAddr>,
     pub ipv4: Option<Ipv4Net>,
     pub ipv6: Option<Ipv6Net>,
@@ -196,6 +197,7 @@ pub enum ProbeKind {
 #[serde(deny_unknown_fields, default)]
 pub struct Health {
     pub probe: ProbeKind,
+    /// UDP port probed; required by `coap-ping` and `udp`, rejected otherwise.
     pub port: Option<u16>,
     pub interval: DurationValue,
     pub timeout: DurationValue,
@@ -261,7 +263,7 @@ pub enum Forward {
 pub struct Service {
     pub name: String,
     pub vip: IpAddr,
-    /// Destination port; 0 or absent with `protocol = "any"` matches every port.
+    /// Destination port; 0 or absent matches every port (of `protocol`).
     #[serde(default)]
     pub port: u16,
     pub protocol: Protocol,

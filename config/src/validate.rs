@@ -86,7 +86,12 @@ pub fn load_all(path: &Path) -> Result<Config, Vec<ConfigError>> {
 fn serde_error(error: &toml::de::Error, locator: &Locator<'_>, origin: &str) -> ConfigError {
     // toml's syntax messages span lines ("invalid table header\nexpected ..."): one line reads
     // better after the `file:line:` prefix.
-    let message = error.message().trim_end().lines().map(str::trim).collect::<Vec<_>>().join("; ");
+    let mut message = error.message().trim_end().lines().map(str::trim).collect::<Vec<_>>().join("; ");
+    if message.is_empty() {
+        // toml has no words for some syntax errors (a key at the end of the file with no
+        // value); still tell the operator what to look for.
+        message = "invalid TOML here: a key without a value, or an unclosed bracket or quote?".to_string();
+    }
     let Some(span) = error.span() else {
         return ConfigError { file: origin.to_string(), key: String::new(), line: None, message };
     };

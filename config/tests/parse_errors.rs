@@ -49,7 +49,9 @@ fn bad_mac() {
     let text = BASE.replace("device = \"net_null0\"", "device = \"net_null0\"\nmac = \"02:00:00:00:00\"");
     error_at(&text, "port[0].mac", Some(line(&text, "mac =", 1)), "is not a MAC address");
     let text = BASE.replace("device = \"net_null0\"", "device = \"net_null0\"\nmac = \"02:00:00:00:00:zz\"");
-    error_at(&text, "port[0].mac", Some(line(&text, "mac =", 1)), "`zz` is not hex");
+    error_at(&text, "port[0].mac", Some(line(&text, "mac =", 1)), "`zz` must be two hex digits");
+    let text = BASE.replace("device = \"net_null0\"", "device = \"net_null0\"\nmac = \"+2:00:00:00:00:01\"");
+    error_at(&text, "port[0].mac", Some(line(&text, "mac =", 1)), "`+2` must be two hex digits");
 }
 
 #[test]
