@@ -96,12 +96,27 @@ impl Default for Dataplane {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Control {
-    /// Prometheus text exposition address; loopback only by default. Absent: no endpoint.
+    /// Prometheus text exposition address; loopback only by default. `"off"` (or `""`):
+    /// no endpoint. (An absent key means the default, so "off" is how to disable it.)
+    #[serde(deserialize_with = "metrics_address")]
     pub metrics: Option<SocketAddr>,
     /// Where `cidlb run` writes its pid, for `cidlb reload` and `cidlb stats`.
     pub pidfile: Option<PathBuf>,
     /// How often the control thread aggregates stats and runs its timers.
     pub tick: DurationValue,
+}
+
+/// `"off"`/`""` -> no endpoint; anything else must be a socket address.
+fn metrics_address<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    let text = String::deserialize(d)?;
+    match text.trim() {
+        "" | "off" => Ok(None),
+        address => address.parse().map(Some).map_err(|_| {
+            serde::de::Error::custom(format!(
+                "`{text}` is not an address and port, like \"127.0.0.1:9781\" or \"[::1]:9781\" (or \"off\" for no endpoint)"
+            ))
+        }),
+    }
 }
 
 impl Default for Control {
@@ -121,6 +136,7 @@ pub struct Port {
     /// DPDK device name (`net_pcap0`, a vdev given in `[eal] args`) or PCI address.
     pub device: String,
     /// Overrides the device's MAC address.
+    // A port needs `ipv4` or `ipv6` (or both): validation rejects one with neither.
     pub mac: Option<MacAddr>,
     pub ipv4: Option<Ipv4Net>,
     pub ipv6: Option<Ipv6Net>,
@@ -181,6 +197,7 @@ pub enum ProbeKind {
 #[serde(deny_unknown_fields, default)]
 pub struct Health {
     pub probe: ProbeKind,
+    /// UDP port probed; required by `coap-ping` and `udp`, rejected otherwise.
     pub port: Option<u16>,
     pub interval: DurationValue,
     pub timeout: DurationValue,
@@ -246,7 +263,7 @@ pub enum Forward {
 pub struct Service {
     pub name: String,
     pub vip: IpAddr,
-    /// Destination port; 0 or absent with `protocol = "any"` matches every port.
+    /// Destination port; 0 or absent matches every port (of `protocol`).
     #[serde(default)]
     pub port: u16,
     pub protocol: Protocol,

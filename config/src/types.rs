@@ -33,14 +33,15 @@ impl fmt::Debug for MacAddr {
 impl FromStr for MacAddr {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let parts: Vec<&str> = s.split(|c| c == ':' || c == '-').collect();
+        let parts: Vec<&str> = s.split([':', '-']).collect();
         if parts.len() != 6 {
             return Err(format!("`{s}` is not a MAC address (want six hex bytes like 02:00:00:00:00:01)"));
         }
         let mut out = [0u8; 6];
         for (i, p) in parts.iter().enumerate() {
-            if p.len() != 2 {
-                return Err(format!("`{s}` is not a MAC address: byte `{p}` must be two hex digits"));
+            // from_str_radix would also take a sign ("+2"); a MAC byte is two hex digits.
+            if p.len() != 2 || !p.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(format!("`{s}` is not a MAC address: `{p}` must be two hex digits"));
             }
             out[i] = u8::from_str_radix(p, 16)
                 .map_err(|_| format!("`{s}` is not a MAC address: `{p}` is not hex"))?;
