@@ -1,7 +1,6 @@
 //! cidlb: the command line. `run` forwards on DPDK ports, `check` validates a config before a
 //! reload, `replay` shows what the balancer would do with a capture.
 
-use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -114,14 +113,17 @@ fn main() -> std::process::ExitCode {
 }
 
 fn check(path: &std::path::Path) -> anyhow::Result<()> {
-    let config = cidlb_config::load(path).map_err(|e| anyhow::anyhow!("{e}"))
-        .with_context(|| format!("{} is not a valid cidlb config", path.display()))?;
-    print!("{}", config_summary(&config));
-    println!("{}: OK", path.display());
-    Ok(())
-}
-
-fn config_summary(config: &cidlb_config::Config) -> String {
-    format!("{} port(s), {} node(s), {} service(s), workers on lcores {:?}\n",
-        config.port.len(), config.node.len(), config.service.len(), config.dataplane.workers)
+    match cidlb_config::load_all(path) {
+        Ok(config) => {
+            print!("{}", config.summary());
+            println!("{}: OK", path.display());
+            Ok(())
+        }
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            Err(anyhow::anyhow!("{}: {} error(s); the config was not accepted", path.display(), errors.len()))
+        }
+    }
 }

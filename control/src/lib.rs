@@ -33,8 +33,8 @@ pub struct Control {
 impl Control {
     /// Build the first snapshot from a validated config and the ports' MACs.
     pub fn new(config: Config, port_macs: Vec<MacAddr>) -> Result<Self, String> {
-        let hash_key = match config.dataplane.hash_key.as_deref() {
-            Some(hex) => cidlb_dataplane::snapshot::parse_key(hex)?,
+        let hash_key = match config.dataplane.hash_key_bytes() {
+            Some(key) => key,
             None => {
                 tracing::warn!("no [dataplane] hash_key: using a random key; balancers of a cluster will not agree on Maglev choices");
                 cidlb_dataplane::snapshot::random_key()

@@ -184,10 +184,7 @@ impl Snapshot {
     /// Build from a validated config. `port_macs[i]` is port i's MAC (the config's `mac`, or
     /// the device's own when the config has none). Health and resolved neighbours default.
     pub fn build(config: &Config, port_macs: &[MacAddr], generation: u64) -> Result<Snapshot, String> {
-        let key = match config.dataplane.hash_key.as_deref() {
-            Some(hex) => parse_key(hex)?,
-            None => random_key(),
-        };
+        let key = config.dataplane.hash_key_bytes().unwrap_or_else(random_key);
         Self::build_with(config, port_macs, generation, key, &RuntimeState::default())
     }
 
@@ -397,17 +394,6 @@ fn route(ports: &[PortInfo], ip: IpAddr) -> (u16, IpAddr) {
         }
     }
     (0, ip)
-}
-
-pub fn parse_key(hex: &str) -> Result<[u8; 16], String> {
-    if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(format!("hash_key `{hex}` must be 32 hex digits"));
-    }
-    let mut key = [0u8; 16];
-    for (i, byte) in key.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|e| e.to_string())?;
-    }
-    Ok(key)
 }
 
 /// A key for a balancer whose config sets none: unpredictable, but not shared with others.
