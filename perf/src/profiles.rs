@@ -1,0 +1,234 @@
+//! Generated traffic. Addresses match `examples/demo.toml` and the bench configs: clients
+//! behind the gateway (MAC 02:00:00:00:00:fe) send to the balancer (MAC 02:00:00:00:00:01).
+//! All addresses are documentation ranges (RFC 5737, RFC 3849); the captures only ever go
+//! through DPDK virtual devices and replay.
+
+use crate::Rng;
+use cidlb_dataplane::io::pcap::CapturedPacket;
+use cidlb_dataplane::wire::build::{self, dtls, ExtensionHeader, PacketBuilder};
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+pub const BALANCER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+pub const GATEWAY_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0xfe];
+pub const VIP4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
+pub const VIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x10);
+pub const COAPS_PORT: u16 = 5684;
+pub const COAP_PORT: u16 = 5683;
+pub const WEB6_PORT: u16 = 443;
+/// Node ids of the demo's IPv4 nodes (CID byte 0) and their addresses.
+pub const NODES4: [(u8, Ipv4Addr); 3] =
+    [(1, Ipv4Addr::new(192, 0, 2, 11)), (2, Ipv4Addr::new(192, 0, 2, 12)), (3, Ipv4Addr::new(192, 0, 2, 13))];
+
+/// A client address in 198.51.100.0/24 or 203.0.113.0/24.
+pub fn client4(i: u32) -> Ipv4Addr {
+    let net = if i % 2 == 0 { [198, 51, 100] } else { [203, 0, 113] };
+    Ipv4Addr::new(net[0], net[1], net[2], (1 + (i / 2) % 250) as u8)
+}
+
+/// A client address in 2001:db8:100::/48.
+pub fn client6(i: u32) -> Ipv6Addr {
+    Ipv6Addr::new(0x2001, 0xdb8, 0x100, (i >> 16) as u16, 0, 0, 0, (i & 0xffff) as u16 + 1)
+}
+
+/// A 6-byte Californium-style CID: node id in byte 0, the rest per client.
+pub fn cid_for(node: u8, client: u32) -> [u8; 6] {
+    let c = client.to_be_bytes();
+    [node, 0xc1, c[0], c[1], c[2], c[3]]
+}
+
+fn from_gateway(b: PacketBuilder) -> PacketBuilder {
+    b.macs(GATEWAY_MAC, BALANCER_MAC)
+}
+
+/// A DTLS 1.2 record with a CID from `client` for `node`, `size` bytes of ciphertext.
+pub fn cid_packet(client: u32, source_port: u16, node: u8, sequence: u64, size: usize) -> Vec<u8> {
+    let record = dtls::cid_record(&cid_for(node, client), 1, sequence, &vec![0xab; size]);
+    from_gateway(PacketBuilder::udp4(client4(client), VIP4, source_port, COAPS_PORT).payload(&record)).build()
+}
+
+/// A ClientHello from `client` (the session path).
+pub fn handshake_packet(client: u32, source_port: u16) -> Vec<u8> {
+    from_gateway(PacketBuilder::udp4(client4(client), VIP4, source_port, COAPS_PORT).payload(&dtls::client_hello(60))).build()
+}
+
+/// A plain CoAP confirmable GET from `client` (RFC 7252 §3).
+pub fn coap_packet(client: u32, source_port: u16, message_id: u16) -> Vec<u8> {
+    let id = message_id.to_be_bytes();
+    let coap = [0x40, 0x01, id[0], id[1], 0xb4, b't', b'e', b's', b't'];
+    from_gateway(PacketBuilder::udp4(client4(client), VIP4, source_port, COAP_PORT).payload(&coap)).build()
+}
+
+/// An IPv6 TCP segment of flow `flow` with flow label `label`.
+pub fn label_tcp_packet(flow: u32, label: u32, size: usize) -> Vec<u8> {
+    let port = 40000 + (flow % 20000) as u16;
+    from_gateway(PacketBuilder::tcp6(client6(flow), VIP6, port, WEB6_PORT).flow_label(label).payload(&vec![0x17; size])).build()
+}
+
+/// An IPv6 UDP datagram of `size` bytes, fragmented to `mtu`, with or without a label.
+pub fn label_udp_fragments(flow: u32, label: u32, size: usize, mtu: usize, id: u32) -> Vec<Vec<u8>> {
+    let port = 50000 + (flow % 10000) as u16;
+    let frame = from_gateway(
+        PacketBuilder::udp6(client6(flow), VIP6, port, WEB6_PORT).flow_label(label).payload(&vec![0x42; size]),
+    )
+    .build();
+    build::fragment(&frame, mtu, id)
+}
+
+/// The profiles `cidlb-perf gen` knows.
+pub const PROFILES: &[(&str, &str)] = &[
+    ("demo", "a mix of every scenario: handshakes, CID records (also after NAT rebinding), plain CoAP, IPv6 flow-label TCP and fragmented UDP, node replies, ARP/echo, and malformed packets"),
+    ("cid", "DTLS CID records from many clients over the nodes (the stateless path)"),
+    ("handshake", "DTLS ClientHellos, every one a new 5-tuple (table filling)"),
+    ("session", "plain CoAP over a fixed set of 5-tuples (the session hit path)"),
+    ("flow-label", "IPv6 TCP with non-zero flow labels over a fixed set of flows"),
+    ("flow-label-ext", "as flow-label, with hop-by-hop and destination options headers"),
+];
+
+#[derive(Clone, Debug)]
+pub struct ProfileParams {
+    pub packets: usize,
+    /// Distinct clients / flows.
+    pub flows: u32,
+    /// Ciphertext / payload bytes.
+    pub size: usize,
+    pub seed: u64,
+    /// Nanoseconds between packets.
+    pub gap_ns: u64,
+}
+
+impl Default for ProfileParams {
+    fn default() -> Self {
+        ProfileParams { packets: 10_000, flows: 1000, size: 40, seed: 1, gap_ns: 10_000 }
+    }
+}
+
+pub fn generate(profile: &str, params: &ProfileParams) -> Result<Vec<CapturedPacket>, String> {
+    let mut rng = Rng::new(params.seed);
+    let flows = params.flows.max(1);
+    let frames: Vec<Vec<u8>> = match profile {
+        "demo" => demo(&mut rng, params),
+        "cid" => (0..params.packets)
+            .map(|i| {
+                let client = rng.below(flows as u64) as u32;
+                let node = NODES4[(client % 3) as usize].0;
+                cid_packet(client, 20000 + (client % 40000) as u16, node, i as u64, params.size)
+            })
+            .collect(),
+        "handshake" => (0..params.packets).map(|i| handshake_packet(i as u32, 1024 + (i % 60000) as u16)).collect(),
+        "session" => (0..params.packets)
+            .map(|i| {
+                let client = rng.below(flows as u64) as u32;
+                coap_packet(client, 30000 + (client % 30000) as u16, i as u16)
+            })
+            .collect(),
+        "flow-label" | "flow-label-ext" => (0..params.packets)
+            .map(|_| {
+                let flow = rng.below(flows as u64) as u32;
+                let label = 1 + (flow.wrapping_mul(2_654_435_761) & 0xf_fffe);
+                if profile == "flow-label" {
+                    label_tcp_packet(flow, label, params.size)
+                } else {
+                    let port = 40000 + (flow % 20000) as u16;
+                    from_gateway(
+                        PacketBuilder::tcp6(client6(flow), VIP6, port, WEB6_PORT)
+                            .flow_label(label)
+                            .ext_headers(&[ExtensionHeader::HopByHop(vec![0; 6]), ExtensionHeader::DestinationOptions(vec![0; 6])])
+                            .payload(&vec![0x17; params.size]),
+                    )
+                    .build()
+                }
+            })
+            .collect(),
+        other => return Err(format!("unknown profile `{other}`; known: {}", PROFILES.iter().map(|p| p.0).collect::<Vec<_>>().join(", "))),
+    };
+    Ok(frames
+        .into_iter()
+        .enumerate()
+        .map(|(i, bytes)| CapturedPacket { port: 0, timestamp_ns: 1_000_000_000 + i as u64 * params.gap_ns, bytes })
+        .collect())
+}
+
+/// The demo mix: every scenario of the data path in one capture.
+fn demo(rng: &mut Rng, params: &ProfileParams) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let clients = params.flows.clamp(3, 500);
+    // Handshakes, then CID records naming the node each client's CID was issued by.
+    for c in 0..clients {
+        out.push(handshake_packet(c, 10000 + c as u16));
+    }
+    for round in 0..4u64 {
+        for c in 0..clients {
+            let node = NODES4[(c % 3) as usize].0;
+            // Half the clients rebind (new source port, as after a NAT timeout) after round 1.
+            let port = if round >= 2 && c % 2 == 0 { 30000 + c as u16 } else { 10000 + c as u16 };
+            out.push(cid_packet(c, port, node, round, params.size));
+        }
+    }
+    // A flight [handshake][CID record] follows the CID.
+    let mut flight = dtls::client_hello(20);
+    flight.extend(dtls::cid_record(&cid_for(2, 7), 1, 9, &[0xcd; 24]));
+    out.push(from_gateway(PacketBuilder::udp4(client4(7), VIP4, 10007, COAPS_PORT).payload(&flight)).build());
+    // Plain CoAP, three requests per client from the same 5-tuple.
+    for m in 0..3u16 {
+        for c in 0..clients / 2 {
+            out.push(coap_packet(c, 40000 + c as u16, m));
+        }
+    }
+    // IPv6 flow-label TCP flows, and fragmented UDP with and without labels.
+    for seg in 0..3 {
+        for f in 0..clients / 4 {
+            out.push(label_tcp_packet(f, 0x1000 + f, 100 + seg));
+        }
+    }
+    for f in 0..8 {
+        let label = if f % 2 == 0 { 0x5000 + f } else { 0 };
+        out.extend(label_udp_fragments(1000 + f, label, 3000, 1280, 0xf000 + f));
+    }
+    // Node replies (reverse NAT) for a few clients.
+    for c in 0..clients.min(20) {
+        let (_, node) = NODES4[(c % 3) as usize];
+        let record = dtls::cid_record(&[], 1, 100, &[0xee; 30]);
+        out.push(
+            PacketBuilder::udp4(node, client4(c), COAPS_PORT, 10000 + c as u16)
+                .payload(&record)
+                .macs([0x02, 0, 0, 0, 0, 0x11 + (c % 3) as u8], BALANCER_MAC)
+                .build(),
+        );
+    }
+    // The balancer's own duties: echo to the VIP and to its address.
+    out.push(from_gateway(PacketBuilder::echo_request4(client4(1), VIP4, 1, 1)).build());
+    out.push(from_gateway(PacketBuilder::echo_request6(client6(1), VIP6, 1, 1)).build());
+    // Hostile and broken input: each must be dropped and counted, never forwarded.
+    out.push(cid_packet(1, 10001, 9, 1, 16)); // unknown node id 9
+    let mut short = cid_packet(2, 10002, 1, 1, 16);
+    let keep = 14 + 20 + 8 + 14; // a CID record cut inside its CID
+    short.truncate(keep);
+    let fixed = fix_lengths_v4(short);
+    out.push(fixed);
+    out.push(from_gateway(PacketBuilder::udp4(client4(3), VIP4, 10003, COAPS_PORT).ttl(1).payload(&dtls::client_hello(10))).build());
+    out.push(from_gateway(PacketBuilder::udp4(client4(3), VIP4, 10003, 9999).payload(b"no service")).build());
+    for n in [0usize, 10, 20, 40] {
+        out.push(rng.bytes(n).into_iter().chain(std::iter::repeat(0)).take(n).collect());
+    }
+    out
+}
+
+/// Make the IPv4 total length and UDP length of a truncated frame consistent (so the parser
+/// accepts the IP and UDP headers and the DTLS walk sees the truncation).
+fn fix_lengths_v4(mut frame: Vec<u8>) -> Vec<u8> {
+    let ip_len = (frame.len() - 14) as u16;
+    frame[16..18].copy_from_slice(&ip_len.to_be_bytes());
+    frame[24..26].copy_from_slice(&[0, 0]);
+    let mut sum = 0u32;
+    for i in (14..34).step_by(2) {
+        sum += u16::from_be_bytes([frame[i], frame[i + 1]]) as u32;
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    frame[24..26].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    let udp_len = ip_len - 20;
+    frame[38..40].copy_from_slice(&udp_len.to_be_bytes());
+    frame[40..42].copy_from_slice(&[0, 0]); // no UDP checksum (RFC 768 allows it on IPv4)
+    frame
+}
