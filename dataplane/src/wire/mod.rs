@@ -139,6 +139,11 @@ impl Parsed {
     pub fn is_first_fragment(&self) -> bool {
         self.frag.is_some_and(|f| f.offset == 0)
     }
+    /// The whole datagram is in this packet: not fragmented, or an atomic fragment
+    /// (offset 0, no more fragments; RFC 6946).
+    pub fn is_whole(&self) -> bool {
+        self.frag.map_or(true, |f| f.offset == 0 && !f.more)
+    }
     /// A fragment whose L4 header is in another packet.
     pub fn is_non_first_fragment(&self) -> bool {
         self.frag.is_some_and(|f| f.offset != 0)
@@ -152,9 +157,9 @@ impl Parsed {
         let end = self.ip_end().min(frame.len());
         &frame[(self.l4_offset as usize).min(end)..end]
     }
-    /// The UDP payload (per the UDP length field) for unfragmented UDP; empty otherwise.
+    /// The UDP payload (per the UDP length field) of a whole datagram; empty otherwise.
     pub fn udp_payload<'a>(&self, frame: &'a [u8]) -> &'a [u8] {
-        if self.proto != protocol::UDP || !self.l4_present || self.frag.is_some() {
+        if self.proto != protocol::UDP || !self.l4_present || !self.is_whole() {
             return &[];
         }
         let l4 = self.l4(frame);
@@ -243,7 +248,7 @@ pub fn parse(frame: &[u8]) -> Result<Parsed, DropReason> {
         return Ok(parsed);
     }
     let l4 = parsed.l4(frame);
-    let whole = parsed.frag.is_none();
+    let whole = parsed.is_whole();
     match parsed.proto {
         protocol::UDP => {
             let udp = udp::UdpPacket::new_checked(l4)?;
