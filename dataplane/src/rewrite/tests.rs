@@ -1,4 +1,5 @@
 //! Rewrites checked against the builder: NAT by RFC 1624 must equal a packet built from
+#![forbid(unsafe_code)]
 //! scratch with the new fields (full checksum recomputation).
 use super::*;
 use crate::wire::build::{fragment, ExtensionHeader, PacketBuilder};

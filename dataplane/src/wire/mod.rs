@@ -142,7 +142,7 @@ impl Parsed {
     /// The whole datagram is in this packet: not fragmented, or an atomic fragment
     /// (offset 0, no more fragments; RFC 6946).
     pub fn is_whole(&self) -> bool {
-        self.frag.map_or(true, |f| f.offset == 0 && !f.more)
+        !matches!(self.frag, Some(f) if f.offset != 0 || f.more)
     }
     /// A fragment whose L4 header is in another packet.
     pub fn is_non_first_fragment(&self) -> bool {

@@ -1,4 +1,5 @@
 //! Tests of `parse` and the builder: golden bytes, every truncation point, re-parsing.
+#![forbid(unsafe_code)]
 use super::build::{dtls, fragment, ExtensionHeader, PacketBuilder};
 use super::*;
 use proptest::prelude::*;
@@ -438,4 +439,45 @@ sys.exit(1 if bad else 0)
     let out = std::process::Command::new("python3").arg("-c").arg(script).arg(&path).output().unwrap();
     let _ = std::fs::remove_file(&path);
     assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn parsed_stays_small() {
+    assert!(std::mem::size_of::<Parsed>() <= 80, "{}", std::mem::size_of::<Parsed>());
+}
+
+/// Rough per-packet cost on this machine (noisy; compare ratios, not absolutes).
+#[test]
+#[ignore = "timing: cargo test --release -p cidlb-dataplane --lib cost -- --ignored --nocapture"]
+fn parse_and_rewrite_cost() {
+    use std::hint::black_box;
+    use std::time::Instant;
+    let cid_frame = PacketBuilder::udp4([198, 51, 100, 7], [192, 0, 2, 10], 40000, 5684)
+        .payload(&dtls::cid_record(&[2, 0, 0, 0, 0, 1], 1, 9, &[0xee; 32]))
+        .build();
+    let v6_frame = hex(GOLDEN_IPV6);
+    let rounds = 5_000_000u32;
+    for (name, frame) in [("ipv4 dtls-cid", &cid_frame), ("ipv6 3 ext headers", &v6_frame)] {
+        let start = Instant::now();
+        let mut sum = 0u64;
+        for _ in 0..rounds {
+            let p = parse(black_box(frame)).unwrap();
+            if let Ok(Some(cid)) = super::dtls::first_cid(p.udp_payload(frame), 6) {
+                sum += cid[0] as u64;
+            }
+            sum += p.dport as u64;
+        }
+        let parse_ns = start.elapsed().as_nanos() as f64 / rounds as f64;
+        let mut buffer = frame.clone();
+        let p = parse(frame).unwrap();
+        let new = if p.is_ipv4() { IpAddr::V4(Ipv4Addr::new(10, 0, 0, 11)) } else { IpAddr::V6(Ipv6Addr::LOCALHOST) };
+        let start = Instant::now();
+        for _ in 0..rounds {
+            buffer[p.l3_offset as usize + if p.is_ipv4() { 8 } else { 7 }] = 64;
+            crate::rewrite::nat_destination(black_box(&mut buffer), &p, new, Some(5684)).unwrap();
+            crate::rewrite::set_macs(&mut buffer, [2; 6], [4; 6]);
+        }
+        let rewrite_ns = start.elapsed().as_nanos() as f64 / rounds as f64;
+        println!("{name}: parse+first_cid {parse_ns:.1} ns, nat_destination+set_macs {rewrite_ns:.1} ns ({sum})");
+    }
 }
