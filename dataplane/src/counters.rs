@@ -86,6 +86,8 @@ drop_reasons! {
     NoHealthyNode => "no_healthy_node",
     /// TTL / hop limit would reach zero.
     TtlExceeded => "ttl_exceeded",
+    /// A NAT rewrite asked for an address of the other IP family (a config or wiring bug).
+    AddressFamilyMismatch => "address_family_mismatch",
     /// A non-first fragment with no entry in the fragment table.
     FragmentUnmatched => "fragment_unmatched",
     /// Next hop's MAC unknown and the pending queue is full.

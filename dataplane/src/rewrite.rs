@@ -1,1 +1,368 @@
-//! (in progress)
+//! In-place packet rewriting: NAT, reverse NAT, MAC rewrite, and the local answers
+//! (ARP reply, ICMP echo replies, neighbour advertisement) turned around in the same buffer.
+//!
+//! Everything works on `&mut [u8]` plus the [`Parsed`] that `wire::parse` produced for those
+//! very bytes, so no header is re-validated; bounds are still checked once per call so a
+//! mismatched `Parsed` yields an error, never a panic. Checksums are updated incrementally
+//! (RFC 1624), never recomputed over the payload.
+#![forbid(unsafe_code)]
+
+use crate::counters::DropReason;
+use crate::wire::checksum::{self, update128, update16, update32};
+use crate::wire::{arp, ethernet, icmpv4, icmpv6, ipv4, ipv6, protocol, Parsed, L3};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// TTL / hop limit we put in locally generated answers.
+pub const REPLY_TTL: u8 = 64;
+
+#[inline(always)]
+fn read16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+#[inline(always)]
+fn write16(b: &mut [u8], at: usize, v: u16) {
+    b[at..at + 2].copy_from_slice(&v.to_be_bytes());
+}
+
+/// Which address (and port) of the packet a NAT rewrites.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Source,
+    Destination,
+}
+
+/// DNAT: rewrite the destination address (and the UDP/TCP destination port when given and
+/// the L4 header is in this packet), decrementing the TTL / hop limit first.
+///
+/// Err(TtlExceeded) leaves the frame untouched. The address family must match the packet's.
+pub fn nat_destination(frame: &mut [u8], parsed: &Parsed, new_dst: IpAddr, new_dport: Option<u16>) -> Result<(), DropReason> {
+    nat(frame, parsed, Side::Destination, new_dst, new_dport)
+}
+
+/// Reverse NAT: rewrite the source address (and port). We are a router: the TTL drops too.
+pub fn nat_source(frame: &mut [u8], parsed: &Parsed, new_src: IpAddr, new_sport: Option<u16>) -> Result<(), DropReason> {
+    nat(frame, parsed, Side::Source, new_src, new_sport)
+}
+
+#[inline]
+fn nat(frame: &mut [u8], parsed: &Parsed, side: Side, address: IpAddr, port: Option<u16>) -> Result<(), DropReason> {
+    let l3 = parsed.l3_offset as usize;
+    let l4 = parsed.l4_offset as usize;
+    // Where the L4 checksum lives, and whether zero means "no checksum" (UDP). ICMPv4 has
+    // no pseudo-header, so an address change leaves its checksum alone.
+    let l4_checksum: Option<(usize, bool)> = if parsed.l4_present {
+        match parsed.proto {
+            protocol::UDP => Some((l4 + 6, true)),
+            protocol::TCP => Some((l4 + 16, false)),
+            protocol::ICMPV6 if parsed.l3 == L3::Ipv6 => Some((l4 + 2, false)),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    let has_ports = parsed.l4_present && matches!(parsed.proto, protocol::UDP | protocol::TCP);
+    let port_at = l4 + if side == Side::Source { 0 } else { 2 };
+    // One bounds check for everything below: a `Parsed` from other bytes errs, never panics.
+    let ip_header = if parsed.l3 == L3::Ipv6 { ipv6::field::HEADER_LEN } else { ipv4::field::MIN_HEADER_LEN };
+    let needed = (l3 + ip_header)
+        .max(l4_checksum.map_or(0, |(at, _)| at + 2))
+        .max(if has_ports { l4 + 4 } else { 0 });
+    if frame.len() < needed {
+        return Err(DropReason::NoRoom);
+    }
+    if parsed.ttl <= 1 {
+        return Err(DropReason::TtlExceeded);
+    }
+    match (parsed.l3, address) {
+        (L3::Ipv4, IpAddr::V4(new)) => {
+            let new = new.octets();
+            let address_at = l3 + if side == Side::Source { ipv4::field::SOURCE.start } else { ipv4::field::DESTINATION.start };
+            let ttl_at = l3 + ipv4::field::TTL;
+            let header_checksum_at = l3 + ipv4::field::CHECKSUM.start;
+            let old: [u8; 4] = frame[address_at..address_at + 4].try_into().map_err(|_| DropReason::NoRoom)?;
+            // RFC 1624: TTL shares a 16-bit word with the protocol.
+            let old_word = read16(frame, ttl_at);
+            frame[ttl_at] -= 1;
+            let new_word = read16(frame, ttl_at);
+            let mut header_checksum = read16(frame, header_checksum_at);
+            header_checksum = update16(header_checksum, old_word, new_word);
+            header_checksum = update32(header_checksum, old, new);
+            write16(frame, header_checksum_at, header_checksum);
+            frame[address_at..address_at + 4].copy_from_slice(&new);
+            if let Some((at, zero_means_none)) = l4_checksum {
+                let mut c = read16(frame, at);
+                if !(zero_means_none && c == 0) {
+                    c = update32(c, old, new);
+                    if let (Some(p), true) = (port, has_ports) {
+                        c = update16(c, read16(frame, port_at), p);
+                    }
+                    if zero_means_none && c == 0 {
+                        c = 0xffff; // RFC 768: zero is "no checksum"; send all ones.
+                    }
+                    write16(frame, at, c);
+                }
+            }
+        }
+        (L3::Ipv6, IpAddr::V6(new)) => {
+            let new = new.octets();
+            let address_at = l3 + if side == Side::Source { ipv6::field::SOURCE.start } else { ipv6::field::DESTINATION.start };
+            let old: [u8; 16] = frame[address_at..address_at + 16].try_into().map_err(|_| DropReason::NoRoom)?;
+            // No IPv6 header checksum; the hop limit is not in the pseudo-header.
+            frame[l3 + ipv6::field::HOP_LIMIT] -= 1;
+            frame[address_at..address_at + 16].copy_from_slice(&new);
+            if let Some((at, zero_means_none)) = l4_checksum {
+                let mut c = read16(frame, at);
+                // RFC 6935 allows a zero UDP checksum for tunnels: leave it as sent.
+                if !(zero_means_none && c == 0) {
+                    c = update128(c, old, new);
+                    if let (Some(p), true) = (port, has_ports) {
+                        c = update16(c, read16(frame, port_at), p);
+                    }
+                    if zero_means_none && c == 0 {
+                        c = 0xffff;
+                    }
+                    write16(frame, at, c);
+                }
+            }
+        }
+        _ => return Err(DropReason::AddressFamilyMismatch),
+    }
+    if let (Some(p), true) = (port, has_ports) {
+        write16(frame, port_at, p);
+    }
+    Ok(())
+}
+
+/// Writes the Ethernet source and destination. Frames shorter than 12 bytes are left alone.
+#[inline]
+pub fn set_macs(frame: &mut [u8], source: [u8; 6], destination: [u8; 6]) {
+    if frame.len() >= 12 {
+        frame[ethernet::field::DESTINATION].copy_from_slice(&destination);
+        frame[ethernet::field::SOURCE].copy_from_slice(&source);
+    }
+}
+
+fn swap_macs(frame: &mut [u8], our_mac: Option<[u8; 6]>) {
+    let mut destination = [0u8; 6];
+    destination.copy_from_slice(&frame[ethernet::field::SOURCE]);
+    let source = our_mac.unwrap_or_else(|| {
+        let mut s = [0u8; 6];
+        s.copy_from_slice(&frame[ethernet::field::DESTINATION]);
+        s
+    });
+    set_macs(frame, source, destination);
+}
+
+/// Turns an Ethernet/IPv4 ARP request into the reply in place (RFC 826 "Packet Reception").
+/// The caller has checked the target address is ours. False (frame untouched) for anything
+/// but a well-formed request.
+pub fn arp_reply(frame: &mut [u8], our_mac: [u8; 6]) -> bool {
+    let Ok(tags) = ethernet::read_tags(frame) else { return false };
+    if tags.ethertype != ethernet::ethertype::ARP {
+        return false;
+    }
+    let l3 = tags.header_len();
+    let Ok(mut packet) = arp::ArpPacket::new_checked(&mut frame[l3..]) else { return false };
+    if !packet.is_ethernet_ipv4() || packet.operation() != arp::OPERATION_REQUEST {
+        return false;
+    }
+    let requester_mac = packet.sender_hardware_addr();
+    let requester_ip = packet.sender_protocol_addr();
+    let our_ip = packet.target_protocol_addr();
+    packet.set_operation(arp::OPERATION_REPLY);
+    packet.set_target_hardware_addr(requester_mac);
+    packet.set_target_protocol_addr(requester_ip);
+    packet.set_sender_hardware_addr(our_mac);
+    packet.set_sender_protocol_addr(our_ip);
+    set_macs(frame, our_mac, requester_mac);
+    true
+}
+
+/// Turns an ICMPv4 echo request into the echo reply in place (RFC 792, RFC 1122 §3.2.2.6):
+/// addresses and MACs swapped, TTL reset, type 0, checksums updated. Unfragmented only.
+pub fn icmp_echo_reply_v4(frame: &mut [u8], parsed: &Parsed) -> bool {
+    let l3 = parsed.l3_offset as usize;
+    let l4 = parsed.l4_offset as usize;
+    if parsed.l3 != L3::Ipv4 || parsed.proto != protocol::ICMP || !parsed.l4_present || parsed.frag.is_some() || frame.len() < l4 + 8 || l4 < l3 + 20 {
+        return false;
+    }
+    if frame[l4] != icmpv4::message::ECHO_REQUEST || frame[l4 + 1] != 0 {
+        return false;
+    }
+    let old_type_code = read16(frame, l4);
+    frame[l4] = icmpv4::message::ECHO_REPLY;
+    let c = update16(read16(frame, l4 + 2), old_type_code, read16(frame, l4));
+    write16(frame, l4 + 2, c);
+    // Swapping the addresses leaves the header sum unchanged; the TTL word does not.
+    let ttl_at = l3 + ipv4::field::TTL;
+    let old_word = read16(frame, ttl_at);
+    frame[ttl_at] = REPLY_TTL;
+    let header_checksum = update16(read16(frame, l3 + 10), old_word, read16(frame, ttl_at));
+    write16(frame, l3 + 10, header_checksum);
+    let (source, destination) = (ipv4::field::SOURCE, ipv4::field::DESTINATION);
+    for i in 0..4 {
+        frame.swap(l3 + source.start + i, l3 + destination.start + i);
+    }
+    swap_macs(frame, None);
+    true
+}
+
+/// Turns an ICMPv6 echo request into the echo reply in place (RFC 4443 §4.2). The caller
+/// has checked the destination is one of our unicast addresses. Unfragmented only.
+pub fn icmpv6_echo_reply(frame: &mut [u8], parsed: &Parsed) -> bool {
+    let l3 = parsed.l3_offset as usize;
+    let l4 = parsed.l4_offset as usize;
+    if parsed.l3 != L3::Ipv6 || parsed.proto != protocol::ICMPV6 || !parsed.l4_present || parsed.frag.is_some() || frame.len() < l4 + 8 || l4 < l3 + 40 {
+        return false;
+    }
+    if frame[l4] != icmpv6::message::ECHO_REQUEST || frame[l4 + 1] != 0 {
+        return false;
+    }
+    let old_type_code = read16(frame, l4);
+    frame[l4] = icmpv6::message::ECHO_REPLY;
+    // The pseudo-header sum is unchanged by swapping source and destination.
+    let c = update16(read16(frame, l4 + 2), old_type_code, read16(frame, l4));
+    write16(frame, l4 + 2, c);
+    frame[l3 + ipv6::field::HOP_LIMIT] = REPLY_TTL;
+    for i in 0..16 {
+        frame.swap(l3 + ipv6::field::SOURCE.start + i, l3 + ipv6::field::DESTINATION.start + i);
+    }
+    swap_macs(frame, None);
+    true
+}
+
+/// ICMPv6 length of the advertisement we write: header, target, target link-layer option.
+const ADVERTISEMENT_LEN: usize = icmpv6::field::ND_LEN + 8;
+
+/// Turns a neighbour solicitation into a solicited advertisement in place (RFC 4861 §7.2.4),
+/// with the target link-layer address option, hop limit 255 (§7.1.2), S and O flags.
+///
+/// Validates the solicitation per §7.1.1: hop limit 255, code 0, checksum, target not
+/// multicast, options well formed, no source link-layer option from the unspecified address.
+/// Answers duplicate address detection (source ::) to all-nodes ff02::1 without S. The
+/// caller has checked the target is ours.
+///
+/// Returns the new frame length (the caller trims the frame to it), or `None` when the
+/// packet is not a valid solicitation, or is multicast and the frame has no room for the
+/// option (a unicast one is answered without it, as §7.2.4 allows).
+pub fn nd_advertisement(frame: &mut [u8], parsed: &Parsed, our_mac: [u8; 6]) -> Option<usize> {
+    let l3 = parsed.l3_offset as usize;
+    let l4 = parsed.l4_offset as usize;
+    if parsed.l3 != L3::Ipv6 || parsed.proto != protocol::ICMPV6 || !parsed.l4_present || parsed.frag.is_some() || parsed.ttl != 255 {
+        return None;
+    }
+    let icmp_bytes = parsed.l4(frame);
+    let message = icmpv6::Icmpv6Packet::new_checked(icmp_bytes).ok()?;
+    if message.message_type() != icmpv6::message::NEIGHBOR_SOLICITATION || message.code() != 0 {
+        return None;
+    }
+    let pseudo = checksum::pseudo_header_v6(parsed.src, parsed.dst, protocol::ICMPV6, icmp_bytes.len() as u32);
+    if checksum::with_pseudo_header(pseudo, icmp_bytes) != 0 {
+        return None;
+    }
+    let target = message.nd_target();
+    if target[0] == 0xff {
+        return None;
+    }
+    let source_link_layer = message.nd_link_layer_address(icmpv6::OPTION_SOURCE_LINK_LAYER_ADDRESS).ok()?;
+    let from_unspecified = parsed.src == [0u8; 16];
+    if from_unspecified && source_link_layer.is_some() {
+        return None;
+    }
+    // The option needs 8 bytes more than a bare solicitation has. §7.2.4 lets a reply to a
+    // unicast solicitation omit it; a multicast one must carry it.
+    let with_option = frame.len() >= l4 + ADVERTISEMENT_LEN;
+    if !with_option && parsed.dst[0] == 0xff {
+        return None;
+    }
+    let icmp_len = if with_option { ADVERTISEMENT_LEN } else { icmpv6::field::ND_LEN };
+    let end = l4 + icmp_len;
+    let all_nodes: [u8; 16] = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1).octets();
+    let destination = if from_unspecified { all_nodes } else { parsed.src };
+    let destination_mac = if from_unspecified {
+        ipv6::multicast_mac(all_nodes)
+    } else {
+        source_link_layer.unwrap_or_else(|| frame[ethernet::field::SOURCE].try_into().unwrap_or_default())
+    };
+    // IPv6 header: source is the target (our address), hop limit 255, payload 32 bytes.
+    let header_end = l4 - l3; // extension headers (none expected on ND) keep their bytes
+    let payload_len = (header_end - ipv6::field::HEADER_LEN + icmp_len) as u16;
+    {
+        let mut ip = ipv6::Ipv6Packet::new_unchecked(&mut frame[l3..]);
+        ip.set_payload_len(payload_len);
+        ip.set_hop_limit(255);
+        ip.set_source(target);
+        ip.set_destination(destination);
+    }
+    let flags = if from_unspecified { icmpv6::nd_flags::OVERRIDE } else { icmpv6::nd_flags::SOLICITED | icmpv6::nd_flags::OVERRIDE };
+    let m = &mut frame[l4..end];
+    m[0] = icmpv6::message::NEIGHBOR_ADVERTISEMENT;
+    m[1] = 0;
+    m[2..4].copy_from_slice(&[0, 0]);
+    m[4..8].copy_from_slice(&[flags, 0, 0, 0]);
+    // Target (8..24) stays.
+    if with_option {
+        m[24] = icmpv6::OPTION_TARGET_LINK_LAYER_ADDRESS;
+        m[25] = 1;
+        m[26..32].copy_from_slice(&our_mac);
+    }
+    let pseudo = checksum::pseudo_header_v6(target, destination, protocol::ICMPV6, icmp_len as u32);
+    let c = checksum::with_pseudo_header(pseudo, m);
+    m[2..4].copy_from_slice(&c.to_be_bytes());
+    set_macs(frame, our_mac, destination_mac);
+    Some(end)
+}
+
+/// Writes a broadcast ARP request for `target_ip` into `buffer` (padded to the 60-byte
+/// Ethernet minimum). Returns the frame length, or 0 when `buffer` is too small.
+pub fn arp_request(buffer: &mut [u8], our_mac: [u8; 6], our_ip: Ipv4Addr, target_ip: Ipv4Addr) -> usize {
+    const LEN: usize = 60;
+    let Some(frame) = buffer.get_mut(..LEN) else { return 0 };
+    frame.fill(0);
+    set_macs(frame, our_mac, ethernet::BROADCAST);
+    frame[ethernet::field::ETHERTYPE].copy_from_slice(&ethernet::ethertype::ARP.to_be_bytes());
+    let mut packet = arp::ArpPacket::new_unchecked(&mut frame[ethernet::field::HEADER_LEN..]);
+    packet.set_ethernet_ipv4();
+    packet.set_operation(arp::OPERATION_REQUEST);
+    packet.set_sender_hardware_addr(our_mac);
+    packet.set_sender_protocol_addr(our_ip.octets());
+    packet.set_target_hardware_addr([0; 6]);
+    packet.set_target_protocol_addr(target_ip.octets());
+    LEN
+}
+
+/// Writes a neighbour solicitation for `target` (RFC 4861 §4.3, §7.2.2) into `buffer`: to the
+/// solicited-node multicast address and its 33:33:ff:xx:xx:xx MAC, hop limit 255, with our
+/// source link-layer address option. Returns the frame length, or 0 when `buffer` is too small.
+pub fn neighbor_solicitation(buffer: &mut [u8], our_mac: [u8; 6], our_ip6: Ipv6Addr, target: Ipv6Addr) -> usize {
+    const ICMP_LEN: usize = icmpv6::field::ND_LEN + 8;
+    const LEN: usize = ethernet::field::HEADER_LEN + ipv6::field::HEADER_LEN + ICMP_LEN;
+    let Some(frame) = buffer.get_mut(..LEN) else { return 0 };
+    frame.fill(0);
+    let group = ipv6::solicited_node(target.octets());
+    set_macs(frame, our_mac, ipv6::multicast_mac(group));
+    frame[ethernet::field::ETHERTYPE].copy_from_slice(&ethernet::ethertype::IPV6.to_be_bytes());
+    let l3 = ethernet::field::HEADER_LEN;
+    {
+        let mut ip = ipv6::Ipv6Packet::new_unchecked(&mut frame[l3..]);
+        ip.set_version_class_label(0, 0);
+        ip.set_payload_len(ICMP_LEN as u16);
+        ip.set_next_header(protocol::ICMPV6);
+        ip.set_hop_limit(255);
+        ip.set_source(our_ip6.octets());
+        ip.set_destination(group);
+    }
+    let m = &mut frame[l3 + ipv6::field::HEADER_LEN..];
+    m[0] = icmpv6::message::NEIGHBOR_SOLICITATION;
+    m[icmpv6::field::ND_TARGET].copy_from_slice(&target.octets());
+    m[24] = icmpv6::OPTION_SOURCE_LINK_LAYER_ADDRESS;
+    m[25] = 1;
+    m[26..32].copy_from_slice(&our_mac);
+    let pseudo = checksum::pseudo_header_v6(our_ip6.octets(), group, protocol::ICMPV6, ICMP_LEN as u32);
+    let c = checksum::with_pseudo_header(pseudo, m);
+    m[2..4].copy_from_slice(&c.to_be_bytes());
+    LEN
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,309 @@
+//! Rewrites checked against the builder: NAT by RFC 1624 must equal a packet built from
+#![forbid(unsafe_code)]
+//! scratch with the new fields (full checksum recomputation).
+use super::*;
+use crate::wire::build::{fragment, ExtensionHeader, PacketBuilder};
+use crate::wire::{checksum, parse};
+use proptest::prelude::*;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// Equal frames, allowing a checksum written as 0xffff where a full computation gives 0
+/// (the same one's-complement number, RFC 1624 §3).
+fn assert_same(got: &[u8], want: &[u8]) {
+    assert_eq!(got.len(), want.len());
+    let mut i = 0;
+    while i < got.len() {
+        if got[i] != want[i] {
+            let at = i & !1;
+            let pair = (u16::from_be_bytes([got[at], got[at + 1]]), u16::from_be_bytes([want[at], want[at + 1]]));
+            assert!(matches!(pair, (0, 0xffff) | (0xffff, 0)), "differ at {i}: {got:02x?}\n vs {want:02x?}");
+            i = at + 2;
+        } else {
+            i += 1;
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Udp,
+    Tcp,
+    Echo,
+}
+
+fn v4(kind: Kind, src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> PacketBuilder {
+    match kind {
+        Kind::Udp => PacketBuilder::udp4(src, dst, sport, dport),
+        Kind::Tcp => PacketBuilder::tcp4(src, dst, sport, dport),
+        Kind::Echo => PacketBuilder::echo_request4(src, dst, sport, dport),
+    }
+}
+
+fn v6(kind: Kind, src: [u8; 16], dst: [u8; 16], sport: u16, dport: u16) -> PacketBuilder {
+    match kind {
+        Kind::Udp => PacketBuilder::udp6(src, dst, sport, dport),
+        Kind::Tcp => PacketBuilder::tcp6(src, dst, sport, dport),
+        Kind::Echo => PacketBuilder::echo_request6(src, dst, sport, dport),
+    }
+}
+
+fn kind() -> impl Strategy<Value = Kind> {
+    prop_oneof![Just(Kind::Udp), Just(Kind::Tcp), Just(Kind::Echo)]
+}
+
+proptest! {
+    #[test]
+    fn nat_v4_equals_rebuilt(
+        kind in kind(), src in any::<[u8; 4]>(), dst in any::<[u8; 4]>(), new in any::<[u8; 4]>(),
+        sport in any::<u16>(), dport in any::<u16>(), new_port in any::<u16>(), ttl in 2u8..=255,
+        payload in proptest::collection::vec(any::<u8>(), 0..64), vlan in any::<bool>(), reverse in any::<bool>(),
+    ) {
+        let with = |b: PacketBuilder| { let b = b.payload(&payload).ip_options(&[1, 1, 1, 1]); if vlan { b.vlan(7) } else { b } };
+        let mut frame = with(v4(kind, src, dst, sport, dport).ttl(ttl)).build();
+        let p = parse(&frame).unwrap();
+        let ports = !matches!(kind, Kind::Echo);
+        let want = if reverse {
+            nat_source(&mut frame, &p, IpAddr::V4(new.into()), Some(new_port)).unwrap();
+            with(v4(kind, new, dst, if ports { new_port } else { sport }, dport).ttl(ttl - 1)).build()
+        } else {
+            nat_destination(&mut frame, &p, IpAddr::V4(new.into()), Some(new_port)).unwrap();
+            with(v4(kind, src, new, sport, if ports { new_port } else { dport }).ttl(ttl - 1)).build()
+        };
+        assert_same(&frame, &want);
+    }
+
+    #[test]
+    fn nat_v6_equals_rebuilt(
+        kind in kind(), src in any::<[u8; 16]>(), dst in any::<[u8; 16]>(), new in any::<[u8; 16]>(),
+        sport in any::<u16>(), dport in any::<u16>(), new_port in proptest::option::of(any::<u16>()), ttl in 2u8..=255,
+        payload in proptest::collection::vec(any::<u8>(), 0..64), label in 0u32..0x100000, reverse in any::<bool>(),
+    ) {
+        let with = |b: PacketBuilder| b.payload(&payload).flow_label(label)
+            .ext_headers(&[ExtensionHeader::HopByHop(vec![]), ExtensionHeader::DestinationOptions(vec![])]);
+        let mut frame = with(v6(kind, src, dst, sport, dport).ttl(ttl)).build();
+        let p = parse(&frame).unwrap();
+        let port = |old: u16| if matches!(kind, Kind::Echo) { old } else { new_port.unwrap_or(old) };
+        let want = if reverse {
+            nat_source(&mut frame, &p, IpAddr::V6(new.into()), new_port).unwrap();
+            with(v6(kind, new, dst, port(sport), dport).ttl(ttl - 1)).build()
+        } else {
+            nat_destination(&mut frame, &p, IpAddr::V6(new.into()), new_port).unwrap();
+            with(v6(kind, src, new, sport, port(dport)).ttl(ttl - 1)).build()
+        };
+        assert_same(&frame, &want);
+    }
+
+    #[test]
+    fn nat_fragments_equal_fragments_of_rebuilt(new in any::<[u8; 4]>(), new6 in any::<[u8; 16]>(), port in any::<u16>()) {
+        let payload: Vec<u8> = (0..1500u32).map(|i| (i * 13) as u8).collect();
+        let original = PacketBuilder::udp4([10, 0, 0, 1], [192, 0, 2, 10], 4000, 5684).payload(&payload).build();
+        let rebuilt = PacketBuilder::udp4([10, 0, 0, 1], new, 4000, port).payload(&payload).ttl(63).build();
+        let mut pieces = fragment(&original, 576, 77);
+        let want = fragment(&rebuilt, 576, 77);
+        prop_assert_eq!(pieces.len(), want.len());
+        for (piece, want) in pieces.iter_mut().zip(&want) {
+            let p = parse(piece).unwrap();
+            nat_destination(piece, &p, IpAddr::V4(new.into()), Some(port)).unwrap();
+            assert_same(piece, want);
+        }
+        let original = PacketBuilder::udp6(Ipv6Addr::LOCALHOST, Ipv6Addr::LOCALHOST, 4000, 5684).payload(&payload).build();
+        let rebuilt = PacketBuilder::udp6(Ipv6Addr::LOCALHOST, new6, 4000, port).payload(&payload).ttl(63).build();
+        let mut pieces = fragment(&original, 1280, 78);
+        let want = fragment(&rebuilt, 1280, 78);
+        for (piece, want) in pieces.iter_mut().zip(&want) {
+            let p = parse(piece).unwrap();
+            nat_destination(piece, &p, IpAddr::V6(new6.into()), Some(port)).unwrap();
+            assert_same(piece, want);
+        }
+    }
+}
+
+#[test]
+fn zero_udp_checksum_stays_zero() {
+    let mut frame = PacketBuilder::udp4([10, 0, 0, 1], [10, 0, 0, 2], 1, 2).payload(b"abc").zero_udp_checksum().build();
+    let p = parse(&frame).unwrap();
+    nat_destination(&mut frame, &p, IpAddr::V4(Ipv4Addr::new(10, 9, 9, 9)), Some(99)).unwrap();
+    let p = parse(&frame).unwrap();
+    assert_eq!(&frame[p.l4_offset as usize + 6..p.l4_offset as usize + 8], &[0, 0]);
+    assert_eq!(p.dport, 99);
+    let header = &frame[14..34];
+    assert_eq!(checksum::checksum(header), 0);
+}
+
+#[test]
+fn ttl_exceeded_and_family_mismatch_leave_the_frame_alone() {
+    for ttl in [0, 1] {
+        let original = PacketBuilder::udp4([10, 0, 0, 1], [10, 0, 0, 2], 1, 2).ttl(ttl).build();
+        let mut frame = original.clone();
+        let p = parse(&frame).unwrap();
+        assert_eq!(nat_destination(&mut frame, &p, IpAddr::V4(Ipv4Addr::LOCALHOST), Some(5)), Err(DropReason::TtlExceeded));
+        assert_eq!(nat_source(&mut frame, &p, IpAddr::V4(Ipv4Addr::LOCALHOST), None), Err(DropReason::TtlExceeded));
+        assert_eq!(frame, original);
+        let original = PacketBuilder::udp6(Ipv6Addr::LOCALHOST, Ipv6Addr::LOCALHOST, 1, 2).ttl(ttl).build();
+        let mut frame = original.clone();
+        let p = parse(&frame).unwrap();
+        assert_eq!(nat_destination(&mut frame, &p, IpAddr::V6(Ipv6Addr::LOCALHOST), None), Err(DropReason::TtlExceeded));
+        assert_eq!(frame, original);
+    }
+    let original = PacketBuilder::udp4([10, 0, 0, 1], [10, 0, 0, 2], 1, 2).build();
+    let mut frame = original.clone();
+    let p = parse(&frame).unwrap();
+    assert_eq!(nat_destination(&mut frame, &p, IpAddr::V6(Ipv6Addr::LOCALHOST), None), Err(DropReason::AddressFamilyMismatch));
+    assert_eq!(frame, original);
+    // A `Parsed` from other bytes: an error, not a panic.
+    let mut short = original[..20].to_vec();
+    assert_eq!(nat_destination(&mut short, &p, IpAddr::V4(Ipv4Addr::LOCALHOST), None), Err(DropReason::NoRoom));
+}
+
+#[test]
+fn non_first_fragment_changes_the_ip_header_only() {
+    let original = PacketBuilder::udp4([10, 0, 0, 1], [10, 0, 0, 2], 1, 2).payload(&[9; 100]).build();
+    let pieces = fragment(&original, 60, 5);
+    let mut last = pieces.last().unwrap().clone();
+    let before = last.clone();
+    let p = parse(&last).unwrap();
+    assert!(!p.l4_present);
+    nat_destination(&mut last, &p, IpAddr::V4(Ipv4Addr::new(1, 2, 3, 4)), Some(7)).unwrap();
+    assert_eq!(&last[34..], &before[34..]);
+    assert_eq!(checksum::checksum(&last[14..34]), 0);
+    assert_eq!(&last[30..34], &[1, 2, 3, 4]);
+}
+
+#[test]
+fn set_macs_writes_both() {
+    let mut frame = PacketBuilder::udp4([1, 1, 1, 1], [2, 2, 2, 2], 1, 2).build();
+    set_macs(&mut frame, [1; 6], [2; 6]);
+    assert_eq!(&frame[..12], &[2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1]);
+    let mut tiny = [0u8; 5];
+    set_macs(&mut tiny, [1; 6], [2; 6]);
+    assert_eq!(tiny, [0; 5]);
+}
+
+const OUR_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+const PEER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0xfe];
+
+#[test]
+fn arp_request_becomes_reply() {
+    let mut frame = [0u8; 60];
+    let n = arp_request(&mut frame, PEER_MAC, Ipv4Addr::new(192, 0, 2, 254), Ipv4Addr::new(192, 0, 2, 1));
+    assert_eq!(n, 60);
+    assert_eq!(&frame[..6], &[0xff; 6]);
+    assert!(arp_reply(&mut frame, OUR_MAC));
+    let a = arp::ArpPacket::new_checked(&frame[14..]).unwrap();
+    assert_eq!(a.operation(), arp::OPERATION_REPLY);
+    assert_eq!((a.sender_hardware_addr(), a.sender_protocol_addr()), (OUR_MAC, [192, 0, 2, 1]));
+    assert_eq!((a.target_hardware_addr(), a.target_protocol_addr()), (PEER_MAC, [192, 0, 2, 254]));
+    assert_eq!((&frame[..6], &frame[6..12]), (&PEER_MAC[..], &OUR_MAC[..]));
+    // A reply is not answered again.
+    assert!(!arp_reply(&mut frame, OUR_MAC));
+    assert_eq!(arp_request(&mut [0u8; 59], OUR_MAC, Ipv4Addr::LOCALHOST, Ipv4Addr::LOCALHOST), 0);
+}
+
+#[test]
+fn echo_requests_become_replies() {
+    let mut frame = PacketBuilder::echo_request4([198, 51, 100, 7], [192, 0, 2, 10], 0x42, 9)
+        .payload(b"ping payload")
+        .ttl(3)
+        .macs(PEER_MAC, OUR_MAC)
+        .build();
+    let p = parse(&frame).unwrap();
+    assert!(icmp_echo_reply_v4(&mut frame, &p));
+    let want = PacketBuilder::icmp4([192, 0, 2, 10], [198, 51, 100, 7], 0, 0, [0, 0x42, 0, 9])
+        .payload(b"ping payload")
+        .ttl(REPLY_TTL)
+        .macs(OUR_MAC, PEER_MAC)
+        .build();
+    assert_same(&frame, &want);
+    let p = parse(&frame).unwrap();
+    assert!(!icmp_echo_reply_v4(&mut frame, &p), "a reply is not answered");
+
+    let a: Ipv6Addr = "2001:db8::7".parse().unwrap();
+    let b: Ipv6Addr = "2001:db8::10".parse().unwrap();
+    let mut frame = PacketBuilder::echo_request6(a, b, 0x42, 9).payload(b"ping6").macs(PEER_MAC, OUR_MAC).flow_label(5).build();
+    let p = parse(&frame).unwrap();
+    assert!(!icmp_echo_reply_v4(&mut frame, &p));
+    assert!(icmpv6_echo_reply(&mut frame, &p));
+    let want = PacketBuilder::icmp6(b, a, 129, 0, [0, 0x42, 0, 9]).payload(b"ping6").ttl(REPLY_TTL).macs(OUR_MAC, PEER_MAC).flow_label(5).build();
+    assert_same(&frame, &want);
+}
+
+fn icmpv6_ok(frame: &[u8]) -> bool {
+    let p = parse(frame).unwrap();
+    let l4 = p.l4(frame);
+    let pseudo = checksum::pseudo_header_v6(p.src, p.dst, 58, l4.len() as u32);
+    checksum::with_pseudo_header(pseudo, l4) == 0
+}
+
+#[test]
+fn neighbor_solicitation_becomes_advertisement() {
+    let ours: Ipv6Addr = "2001:db8::1".parse().unwrap();
+    let peer: Ipv6Addr = "2001:db8::fe".parse().unwrap();
+    // Our own builder's solicitation, answered by our own advertisement.
+    let mut buffer = [0u8; 128];
+    let n = neighbor_solicitation(&mut buffer, PEER_MAC, peer, ours);
+    let mut frame = buffer[..n].to_vec();
+    assert_eq!(&frame[..6], &[0x33, 0x33, 0xff, 0, 0, 1]);
+    assert!(icmpv6_ok(&frame));
+    let p = parse(&frame).unwrap();
+    assert_eq!(p.dst_ip(), "ff02::1:ff00:1".parse::<IpAddr>().unwrap());
+    assert_eq!(p.ttl, 255);
+    let len = nd_advertisement(&mut frame, &p, OUR_MAC).unwrap();
+    assert_eq!(len, frame.len());
+    assert!(icmpv6_ok(&frame));
+    let p = parse(&frame).unwrap();
+    assert_eq!((p.src_ip(), p.dst_ip(), p.ttl), (IpAddr::V6(ours), IpAddr::V6(peer), 255));
+    assert_eq!((&frame[..6], &frame[6..12]), (&PEER_MAC[..], &OUR_MAC[..]));
+    let m = icmpv6::Icmpv6Packet::new_checked(p.l4(&frame)).unwrap();
+    assert_eq!(m.message_type(), icmpv6::message::NEIGHBOR_ADVERTISEMENT);
+    assert_eq!(m.nd_flags(), icmpv6::nd_flags::SOLICITED | icmpv6::nd_flags::OVERRIDE);
+    assert_eq!(m.nd_target(), ours.octets());
+    assert_eq!(m.nd_link_layer_address(icmpv6::OPTION_TARGET_LINK_LAYER_ADDRESS), Ok(Some(OUR_MAC)));
+    // An advertisement is not answered.
+    assert_eq!(nd_advertisement(&mut frame, &p, OUR_MAC), None);
+}
+
+#[test]
+fn solicitation_validation() {
+    let ours: Ipv6Addr = "2001:db8::1".parse().unwrap();
+    let peer: Ipv6Addr = "2001:db8::fe".parse().unwrap();
+    // RFC 4861 §7.1.1: hop limit must be 255.
+    let mut frame = PacketBuilder::neighbor_solicitation(peer, ours, ours, PEER_MAC).ttl(64).build();
+    let p = parse(&frame).unwrap();
+    assert_eq!(nd_advertisement(&mut frame, &p, OUR_MAC), None);
+    // Bad checksum.
+    let mut frame = PacketBuilder::neighbor_solicitation(peer, ours, ours, PEER_MAC).build();
+    let at = frame.len() - 1;
+    frame[at] ^= 1;
+    let p = parse(&frame).unwrap();
+    assert_eq!(nd_advertisement(&mut frame, &p, OUR_MAC), None);
+    // Unicast NUD probe without the source option: answered without a target option.
+    let target = ours.octets();
+    let mut frame = PacketBuilder::icmp6(peer, ours, icmpv6::message::NEIGHBOR_SOLICITATION, 0, [0; 4])
+        .payload(&target)
+        .ttl(255)
+        .macs(PEER_MAC, OUR_MAC)
+        .build();
+    let p = parse(&frame).unwrap();
+    assert_eq!(nd_advertisement(&mut frame, &p, OUR_MAC), Some(frame.len()));
+    assert!(icmpv6_ok(&frame));
+    assert_eq!(&frame[..6], &PEER_MAC);
+    // Duplicate address detection: from ::, answered to all-nodes without S.
+    let mut frame = PacketBuilder::icmp6(Ipv6Addr::UNSPECIFIED, crate::wire::ipv6::solicited_node(target), 135, 0, [0; 4])
+        .payload(&[&target[..], &[0u8; 8]].concat()) // room for the option (a nonce option, say)
+        .ttl(255)
+        .build();
+    frame[14 + 40 + 24..14 + 40 + 26].copy_from_slice(&[14, 1]); // nonce option (RFC 3971), 8 bytes
+    let p = parse(&frame).unwrap();
+    let mut fixed = frame.clone();
+    let pseudo = checksum::pseudo_header_v6(p.src, p.dst, 58, 32);
+    fixed[14 + 40 + 2..14 + 40 + 4].copy_from_slice(&[0, 0]);
+    let c = checksum::with_pseudo_header(pseudo, &fixed[14 + 40..]);
+    fixed[14 + 40 + 2..14 + 40 + 4].copy_from_slice(&c.to_be_bytes());
+    let p = parse(&fixed).unwrap();
+    assert!(nd_advertisement(&mut fixed, &p, OUR_MAC).is_some());
+    let p = parse(&fixed).unwrap();
+    assert_eq!(p.dst_ip(), "ff02::1".parse::<IpAddr>().unwrap());
+    assert_eq!(&fixed[..6], &[0x33, 0x33, 0, 0, 0, 1]);
+    assert_eq!(fixed[14 + 40 + 4], icmpv6::nd_flags::OVERRIDE);
+    assert!(icmpv6_ok(&fixed));
+}

@@ -1,0 +1,315 @@
+//! DTLS record headers: RFC 6347 §4.1 (DTLS 1.2) and RFC 9146 §4 (`tls12_cid` records).
+//!
+//! The balancer never decrypts: it reads the record header only. A `tls12_cid` record puts
+//! the connection ID right after the sequence number, so byte 11 of the record starts the CID
+//! the receiving node issued; its length is not on the wire (RFC 9146 §4: the receiver knows
+//! it), so every CID accessor takes the service's configured `cid_len`.
+#![forbid(unsafe_code)]
+
+use super::be16;
+use crate::counters::DropReason;
+
+/// ```text
+/// DTLSPlaintext (RFC 6347 §4.1), 13-byte header:
+///  0      1      3      5                 11     13
+/// +------+------+------+-----------------+------+----------- - -
+/// | type | ver  |epoch |  sequence (48)  | len  | fragment
+/// +------+------+------+-----------------+------+----------- - -
+/// DTLSCiphertext with CID (RFC 9146 §4), type 25:
+/// +------+------+------+-----------------+-----------+------+-------- - -
+/// |  25  |fe fd |epoch |  sequence (48)  | CID (n)   | len  | encrypted_record
+/// +------+------+------+-----------------+-----------+------+-------- - -
+///                                         ^ byte 11
+/// ```
+pub mod field {
+    use core::ops::Range;
+    pub const CONTENT_TYPE: usize = 0;
+    pub const VERSION: Range<usize> = 1..3;
+    pub const EPOCH: Range<usize> = 3..5;
+    pub const SEQUENCE_NUMBER: Range<usize> = 5..11;
+    /// Plaintext records: the length. CID records: the CID starts here.
+    pub const LENGTH: Range<usize> = 11..13;
+    pub const CID_START: usize = 11;
+    pub const HEADER_LEN: usize = 13;
+}
+
+pub mod content_type {
+    pub const CHANGE_CIPHER_SPEC: u8 = 20;
+    pub const ALERT: u8 = 21;
+    pub const HANDSHAKE: u8 = 22;
+    pub const APPLICATION_DATA: u8 = 23;
+    pub const HEARTBEAT: u8 = 24;
+    /// RFC 9146 §3.
+    pub const TLS12_CID: u8 = 25;
+}
+
+pub const VERSION_DTLS_1_0: u16 = 0xfeff;
+pub const VERSION_DTLS_1_2: u16 = 0xfefd;
+/// Records read from one datagram before the walk stops.
+pub const MAX_RECORDS: usize = 16;
+
+/// A view of one record header at the start of `buffer`. `check_len` proves the 13 fixed
+/// bytes; the CID accessors check `cid_len` themselves (it is not on the wire).
+#[derive(Debug, Clone)]
+pub struct DtlsRecord<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> DtlsRecord<T> {
+    pub const fn new_unchecked(buffer: T) -> Self {
+        DtlsRecord { buffer }
+    }
+    pub fn new_checked(buffer: T) -> Result<Self, RecordError> {
+        let r = Self::new_unchecked(buffer);
+        r.check_len()?;
+        Ok(r)
+    }
+    pub fn check_len(&self) -> Result<(), RecordError> {
+        if self.buffer.as_ref().len() < field::HEADER_LEN {
+            return Err(RecordError::HeaderTruncated);
+        }
+        Ok(())
+    }
+    pub fn content_type(&self) -> u8 {
+        self.buffer.as_ref()[field::CONTENT_TYPE]
+    }
+    pub fn version(&self) -> u16 {
+        be16(self.buffer.as_ref(), field::VERSION.start)
+    }
+    pub fn epoch(&self) -> u16 {
+        be16(self.buffer.as_ref(), field::EPOCH.start)
+    }
+    /// The 48-bit record sequence number.
+    pub fn sequence_number(&self) -> u64 {
+        let b = &self.buffer.as_ref()[field::SEQUENCE_NUMBER];
+        b.iter().fold(0u64, |n, &byte| (n << 8) | byte as u64)
+    }
+    pub fn is_cid_record(&self) -> bool {
+        self.content_type() == content_type::TLS12_CID
+    }
+    /// Where the length field sits: after the CID for `tls12_cid` records.
+    fn length_at(&self, cid_len: usize) -> usize {
+        if self.is_cid_record() {
+            field::CID_START + cid_len
+        } else {
+            field::CID_START
+        }
+    }
+    /// Header length for this record: 13, or 13 + `cid_len` for `tls12_cid`.
+    pub fn header_len(&self, cid_len: usize) -> usize {
+        self.length_at(cid_len) + 2
+    }
+    /// The CID of a `tls12_cid` record; `None` for other types or when the record is too
+    /// short to hold `cid_len` bytes of CID and the length after it.
+    pub fn cid(&self, cid_len: usize) -> Option<&[u8]> {
+        let b = self.buffer.as_ref();
+        if !self.is_cid_record() || b.len() < self.header_len(cid_len) {
+            return None;
+        }
+        Some(&b[field::CID_START..field::CID_START + cid_len])
+    }
+    /// The record's length field; `None` when it is not present.
+    pub fn length(&self, cid_len: usize) -> Option<u16> {
+        let at = self.length_at(cid_len);
+        let b = self.buffer.as_ref();
+        (b.len() >= at + 2).then(|| be16(b, at))
+    }
+}
+
+/// Why a record walk stopped early.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordError {
+    /// Fewer than 13 bytes left for a record header.
+    HeaderTruncated,
+    /// A `tls12_cid` record too short for `cid_len` bytes of CID plus its length field.
+    CidTruncated,
+    /// The declared length runs past the end of the datagram.
+    LengthOverrun,
+    /// More than [`MAX_RECORDS`] records in the datagram.
+    TooManyRecords,
+}
+
+impl RecordError {
+    /// The drop reason a CID-routing caller counts, if the error warrants a drop.
+    pub const fn drop_reason(self) -> Option<DropReason> {
+        match self {
+            RecordError::CidTruncated => Some(DropReason::CidTruncated),
+            _ => None,
+        }
+    }
+}
+
+/// One record of a datagram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Record<'a> {
+    pub content_type: u8,
+    pub version: u16,
+    pub epoch: u16,
+    pub sequence_number: u64,
+    /// The CID for `tls12_cid` records, empty otherwise.
+    pub cid: &'a [u8],
+    /// The record body (fragment or encrypted record), exactly `length` bytes.
+    pub body: &'a [u8],
+}
+
+impl Record<'_> {
+    pub fn is_cid_record(&self) -> bool {
+        self.content_type == content_type::TLS12_CID
+    }
+}
+
+/// The records of one UDP payload, at most [`MAX_RECORDS`]. Yields `Ok(record)` for each
+/// complete record, then at most one `Err` describing the truncation, then `None`.
+#[derive(Clone, Debug)]
+pub struct Records<'a> {
+    rest: &'a [u8],
+    cid_len: usize,
+    count: usize,
+}
+
+impl<'a> Records<'a> {
+    pub fn new(payload: &'a [u8], cid_len: usize) -> Self {
+        Records { rest: payload, cid_len, count: 0 }
+    }
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Result<Record<'a>, RecordError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let b = self.rest;
+        // Any error ends the walk.
+        self.rest = &[];
+        if self.count == MAX_RECORDS {
+            return Some(Err(RecordError::TooManyRecords));
+        }
+        self.count += 1;
+        let view = DtlsRecord::new_unchecked(b);
+        let header_len = view.header_len(self.cid_len);
+        if b.len() < header_len {
+            // RFC 9146 §4: the CID and the length after it must both be there.
+            return Some(Err(if view.is_cid_record() && b.len() >= field::CID_START {
+                RecordError::CidTruncated
+            } else {
+                RecordError::HeaderTruncated
+            }));
+        }
+        let length = be16(b, header_len - 2) as usize;
+        let end = header_len + length;
+        if end > b.len() {
+            return Some(Err(RecordError::LengthOverrun));
+        }
+        let cid = if view.is_cid_record() { &b[field::CID_START..header_len - 2] } else { &[][..] };
+        let record = Record {
+            content_type: view.content_type(),
+            version: view.version(),
+            epoch: view.epoch(),
+            sequence_number: view.sequence_number(),
+            cid,
+            body: &b[header_len..end],
+        };
+        self.rest = &b[end..];
+        Some(Ok(record))
+    }
+}
+
+/// The CID of the first `tls12_cid` DTLS 1.2 record in a datagram.
+///
+/// `Ok(None)`: no CID record (handshake, alert, other version): the session path takes it.
+/// `Err(CidTruncated)`: a CID record too short to hold `cid_len` bytes of CID and length.
+/// A CID record whose body overruns the datagram still names its node, but we drop it: the
+/// node would discard it anyway (RFC 6347 §4.1.2.7 — invalid records are silently discarded).
+pub fn first_cid(payload: &[u8], cid_len: usize) -> Result<Option<&[u8]>, DropReason> {
+    for record in Records::new(payload, cid_len) {
+        match record {
+            Ok(r) if r.is_cid_record() && r.version == VERSION_DTLS_1_2 => return Ok(Some(r.cid)),
+            Ok(_) => {}
+            Err(RecordError::CidTruncated) => return Err(DropReason::CidTruncated),
+            Err(_) => return Ok(None),
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A hand-assembled RFC 9146 §4 record (not a capture): type 25, DTLS 1.2, epoch 1,
+    /// sequence 0x000000000005, 6-byte Californium-style CID whose first byte is node id 2,
+    /// length 0x0021 (33 bytes: 8-byte explicit nonce + 9-byte ciphertext + 16-byte tag,
+    /// the AES-CCM-8/GCM shape), then the encrypted record.
+    const CID_RECORD: &str = "19 fefd 0001 000000000005 02a1b2c3d4e5 0021 \
+        0001000000000005 8f1e2d3c4b5a697887 00112233445566778899aabbccddeeff";
+
+    fn hex(s: &str) -> Vec<u8> {
+        let s: String = s.chars().filter(|c| c.is_ascii_hexdigit()).collect();
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    }
+
+    #[test]
+    fn golden_cid_record() {
+        let rec = hex(CID_RECORD);
+        assert_eq!(rec.len(), 13 + 6 + 33);
+        let v = DtlsRecord::new_checked(&rec[..]).unwrap();
+        assert_eq!(v.content_type(), 25);
+        assert_eq!(v.version(), VERSION_DTLS_1_2);
+        assert_eq!(v.epoch(), 1);
+        assert_eq!(v.sequence_number(), 5);
+        assert_eq!(v.cid(6), Some(&[0x02, 0xa1, 0xb2, 0xc3, 0xd4, 0xe5][..]));
+        assert_eq!(v.length(6), Some(33));
+        let all: Vec<_> = Records::new(&rec, 6).collect();
+        assert_eq!(all.len(), 1);
+        let r = all[0].unwrap();
+        assert_eq!(r.cid[0], 2);
+        assert_eq!(r.body.len(), 33);
+        assert_eq!(first_cid(&rec, 6), Ok(Some(&rec[11..17])));
+    }
+
+    #[test]
+    fn every_truncation_of_a_cid_record() {
+        let rec = hex(CID_RECORD);
+        for n in 1..rec.len() {
+            let got: Vec<_> = Records::new(&rec[..n], 6).collect();
+            let expected = if n < 11 {
+                RecordError::HeaderTruncated
+            } else if n < 19 {
+                RecordError::CidTruncated
+            } else {
+                RecordError::LengthOverrun
+            };
+            assert_eq!(got, vec![Err(expected)], "prefix {n}");
+            let first = first_cid(&rec[..n], 6);
+            if (11..19).contains(&n) {
+                assert_eq!(first, Err(DropReason::CidTruncated));
+            } else {
+                assert_eq!(first, Ok(None));
+            }
+        }
+        assert_eq!(Records::new(&[], 6).next(), None);
+    }
+
+    #[test]
+    fn walks_handshake_then_cid_records_and_stops_at_sixteen() {
+        let mut d = hex("16 fefd 0000 000000000000 0003 010203");
+        d.extend(hex(CID_RECORD));
+        let rs: Vec<_> = Records::new(&d, 6).map(Result::unwrap).collect();
+        assert_eq!(rs.len(), 2);
+        assert_eq!((rs[0].content_type, rs[0].epoch, rs[0].cid, rs[0].body), (22, 0, &[][..], &[1, 2, 3][..]));
+        assert!(rs[1].is_cid_record());
+        assert_eq!(first_cid(&d, 6).unwrap().map(|c| c[0]), Some(2));
+
+        let one = hex("17 fefd 0001 000000000001 0000");
+        let many: Vec<u8> = one.iter().copied().cycle().take(one.len() * 20).collect();
+        let got: Vec<_> = Records::new(&many, 6).collect();
+        assert_eq!(got.len(), MAX_RECORDS + 1);
+        assert_eq!(got[MAX_RECORDS], Err(RecordError::TooManyRecords));
+        // Other versions are not routed by CID.
+        let mut old = hex(CID_RECORD);
+        old[2] = 0xff;
+        assert_eq!(first_cid(&old, 6), Ok(None));
+    }
+}
