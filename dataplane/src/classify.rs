@@ -69,9 +69,6 @@ pub enum Verdict {
     Drop(DropReason),
 }
 
-/// Bound on the DTLS records examined in one datagram.
-pub const MAX_DTLS_RECORDS: usize = 16;
-
 /// Per-worker classification state: the session and fragment tables.
 pub struct Classifier {
     pub sessions: SessionTable,
@@ -135,7 +132,7 @@ impl Classifier {
             }
         } else if parsed.frag.is_some() {
             // A non-first fragment of a node's reply has no ports: find its first fragment.
-            let key = FlowKey::fragment(&parsed.src, &parsed.dst, fragment_id(parsed), parsed.proto);
+            let key = fragment_key(parsed);
             if let Some(value) = self.fragments.lookup(&key, now) {
                 if value.aux & AUX_REPLY != 0 {
                     return Verdict::ReverseNat { service: value.node_id as u16 };
@@ -187,9 +184,8 @@ impl Classifier {
         if let Verdict::Forward { node, .. } = verdict {
             if let Some(frag) = parsed.frag {
                 if frag.offset == 0 && frag.more && (parsed.flow_label == 0 || !matches!(service.balance, Balance::FlowLabel)) {
-                    let key = FlowKey::fragment(&parsed.src, &parsed.dst, frag.id, parsed.proto);
                     let value = SessionValue { node_id: snapshot.nodes[node as usize].id, aux: service_index as u32 };
-                    self.fragments.insert(&key, value, now);
+                    self.fragments.insert(fragment_key(parsed), value, now);
                 }
             }
         }
@@ -210,8 +206,8 @@ impl Classifier {
         counters: &WorkerCounters,
     ) -> Verdict {
         let payload = udp_payload(parsed, frame);
-        match wire::dtls::find_cid(payload, service.cid_length as usize, MAX_DTLS_RECORDS) {
-            wire::dtls::CidScan::Found(cid) => {
+        match wire::dtls::first_cid(payload, service.cid_length as usize) {
+            Ok(Some(cid)) => {
                 let start = service.node_id_offset as usize;
                 let end = start + service.node_id_length as usize;
                 let node_id = cid.get(start..end).map(|bytes| bytes.iter().fold(0u32, |acc, b| (acc << 8) | *b as u32));
@@ -227,8 +223,8 @@ impl Classifier {
                     },
                 }
             }
-            wire::dtls::CidScan::Truncated => Verdict::Drop(DropReason::CidTruncated),
-            wire::dtls::CidScan::None => self.by_session(snapshot, now, parsed, service_index, service, counters),
+            Err(reason) => Verdict::Drop(reason),
+            Ok(None) => self.by_session(snapshot, now, parsed, service_index, service, counters),
         }
     }
 
@@ -244,7 +240,7 @@ impl Classifier {
         service: &ServiceInfo,
         counters: &WorkerCounters,
     ) -> Verdict {
-        let label_key = FlowKey::label(&parsed.src, &parsed.dst, parsed.flow_label);
+        let label_key = FlowKey::label(parsed.src, parsed.dst, parsed.flow_label);
         let tuple_key = parsed.l4_present.then(|| five_tuple(parsed));
         let now_s = (now / 1_000_000_000) as u32;
         let half_timeout_s = (snapshot.session_timeout_ns / 2_000_000_000) as u32;
@@ -253,8 +249,8 @@ impl Classifier {
                 // Keep the 5-tuple entry alive, refreshing it at most every half timeout.
                 if let Some(tuple_key) = tuple_key {
                     if now_s.wrapping_sub(value.aux) >= half_timeout_s.max(1) {
-                        self.sessions.insert(&tuple_key, SessionValue { node_id: value.node_id, aux: 0 }, now);
-                        self.sessions.insert(&label_key, SessionValue { node_id: value.node_id, aux: now_s }, now);
+                        self.sessions.insert(tuple_key, SessionValue { node_id: value.node_id, aux: 0 }, now);
+                        self.sessions.insert(label_key, SessionValue { node_id: value.node_id, aux: now_s }, now);
                     }
                 }
                 counters.session_hits.inc();
@@ -265,19 +261,19 @@ impl Classifier {
             if let Some(value) = self.sessions.lookup(&tuple_key, now) {
                 if let Some(node) = usable(snapshot, value.node_id) {
                     counters.relabels.inc();
-                    self.insert(&label_key, SessionValue { node_id: value.node_id, aux: now_s }, now, counters);
+                    self.insert(label_key, SessionValue { node_id: value.node_id, aux: now_s }, now, counters);
                     return Verdict::Forward { service: service_index, node, route: Route::Relabel };
                 }
             }
         }
-        let hash = snapshot.hasher.hash_key(&label_key);
-        let Some(node) = service.maglev.lookup(hash) else {
+        let hash = snapshot.hasher.hash_flow(&label_key);
+        let Some(node) = service.pick(hash) else {
             return Verdict::Drop(DropReason::NoHealthyNode);
         };
         let node_id = snapshot.nodes[node as usize].id;
-        self.insert(&label_key, SessionValue { node_id, aux: now_s }, now, counters);
+        self.insert(label_key, SessionValue { node_id, aux: now_s }, now, counters);
         if let Some(tuple_key) = tuple_key {
-            self.insert(&tuple_key, SessionValue { node_id, aux: 0 }, now, counters);
+            self.insert(tuple_key, SessionValue { node_id, aux: 0 }, now, counters);
         }
         Verdict::Forward { service: service_index, node, route: Route::SessionNew }
     }
@@ -301,15 +297,15 @@ impl Classifier {
             // Its node went down or left the config: the session moves (counted).
             counters.sessions_rescheduled.inc();
         }
-        let hash = snapshot.hasher.hash_key(&key);
-        let Some(node) = service.maglev.lookup(hash) else {
+        let hash = snapshot.hasher.hash_flow(&key);
+        let Some(node) = service.pick(hash) else {
             return Verdict::Drop(DropReason::NoHealthyNode);
         };
-        self.insert(&key, SessionValue { node_id: snapshot.nodes[node as usize].id, aux: 0 }, now, counters);
+        self.insert(key, SessionValue { node_id: snapshot.nodes[node as usize].id, aux: 0 }, now, counters);
         Verdict::Forward { service: service_index, node, route: Route::SessionNew }
     }
 
-    fn insert(&mut self, key: &FlowKey, value: SessionValue, now: u64, counters: &WorkerCounters) {
+    fn insert(&mut self, key: FlowKey, value: SessionValue, now: u64, counters: &WorkerCounters) {
         match self.sessions.insert(key, value, now) {
             InsertOutcome::Inserted => counters.sessions_created.inc(),
             InsertOutcome::Evicted => {
@@ -322,7 +318,7 @@ impl Classifier {
 
     /// A non-first fragment: follow its first fragment through the fragment table.
     fn follow_fragment(&mut self, snapshot: &Snapshot, now: u64, parsed: &Parsed) -> Verdict {
-        let key = FlowKey::fragment(&parsed.src, &parsed.dst, fragment_id(parsed), parsed.proto);
+        let key = fragment_key(parsed);
         match self.fragments.lookup(&key, now) {
             Some(value) if value.aux & AUX_REPLY == 0 => match snapshot.node_ids.get(&value.node_id) {
                 Some(&node) => Verdict::Forward { service: value.aux as u16, node, route: Route::Fragment },
@@ -336,8 +332,7 @@ impl Classifier {
     pub fn note_reply_fragment(&mut self, parsed: &Parsed, service: u16, now: u64) {
         if let Some(frag) = parsed.frag {
             if frag.offset == 0 && frag.more {
-                let key = FlowKey::fragment(&parsed.src, &parsed.dst, frag.id, parsed.proto);
-                self.fragments.insert(&key, SessionValue { node_id: service as u32, aux: AUX_REPLY }, now);
+                self.fragments.insert(fragment_key(parsed), SessionValue { node_id: service as u32, aux: AUX_REPLY }, now);
             }
         }
     }
@@ -357,12 +352,23 @@ impl Classifier {
 /// `node_id`).
 const AUX_REPLY: u32 = 1 << 31;
 
-fn fragment_id(parsed: &Parsed) -> u32 {
-    parsed.frag.map_or(0, |f| f.id)
+fn v4(bytes: &[u8; 16]) -> [u8; 4] {
+    [bytes[0], bytes[1], bytes[2], bytes[3]]
+}
+
+fn fragment_key(parsed: &Parsed) -> FlowKey {
+    let id = parsed.frag.map_or(0, |f| f.id);
+    match parsed.l3 {
+        L3::Ipv6 => FlowKey::fragment_v6(parsed.src, parsed.dst, id, parsed.proto),
+        _ => FlowKey::fragment_v4(v4(&parsed.src), v4(&parsed.dst), id as u16, parsed.proto),
+    }
 }
 
 fn five_tuple(parsed: &Parsed) -> FlowKey {
-    FlowKey::five_tuple(&parsed.src, &parsed.dst, parsed.sport, parsed.dport, parsed.proto)
+    match parsed.l3 {
+        L3::Ipv6 => FlowKey::five_tuple_v6(parsed.src, parsed.dst, parsed.sport, parsed.dport, parsed.proto),
+        _ => FlowKey::five_tuple_v4(v4(&parsed.src), v4(&parsed.dst), parsed.sport, parsed.dport, parsed.proto),
+    }
 }
 
 /// The node index for a session's node id if that node still exists and is not down.

@@ -6,7 +6,7 @@
 //! the fast path. Sessions store node *ids*, not indexes, so they survive a reload.
 #![forbid(unsafe_code)]
 
-use crate::select::{FlowHasher, MaglevTable};
+use crate::select::{FlowHasher, Maglev, MaglevTable};
 use arc_swap::ArcSwap;
 use cidlb_config::{Balance, Config, Forward, MacAddr, Protocol, UnknownCid};
 use rustc_hash::FxHashMap;
@@ -125,13 +125,21 @@ pub struct ServiceInfo {
     pub target_port: Option<u16>,
     /// Indexes into `Snapshot::nodes` of this service's nodes, in config order.
     pub nodes: Vec<u16>,
-    /// Maglev over the nodes that take new sessions; entries index `Snapshot::nodes`.
+    /// Maglev over this service's nodes (entries index `nodes` above); nodes that take no
+    /// new sessions have weight 0 in it.
     pub maglev: MaglevTable,
     /// Node id carried in a CID -> index into `Snapshot::nodes`.
     pub cid_nodes: FxHashMap<u32, u16>,
 }
 
 impl ServiceInfo {
+    /// The node (index into `Snapshot::nodes`) Maglev picks for a flow hash.
+    #[inline]
+    pub fn pick(&self, hash: u64) -> Option<u16> {
+        let slot = self.maglev.lookup(hash)?;
+        self.nodes.get(slot as usize).copied()
+    }
+
     /// Does the service take packets of this IP protocol and destination port?
     #[inline]
     pub fn matches(&self, proto: u8, dport: u16) -> bool {
@@ -148,7 +156,7 @@ pub const PROTO_TCP: u8 = 6;
 pub const PROTO_UDP: u8 = 17;
 
 /// Everything a worker needs to decide, immutable once published.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Snapshot {
     pub generation: u64,
     pub ports: Vec<PortInfo>,
@@ -271,8 +279,7 @@ impl Snapshot {
                 .map(|&i| &nodes[i as usize])
                 .map(|n| (n.id, if n.state == NodeState::Up { n.weight } else { 0 }))
                 .collect();
-            let table = MaglevTable::build(&eligible, s.maglev_table_size, &hasher);
-            let maglev = table.remap(&members);
+            let maglev = Maglev::build(&eligible, s.maglev_table_size, &hasher);
             let vip = Address::from_ip(s.vip);
             vips.entry(vip).or_default().push(si as u16);
             let reply_port = s.target_port.unwrap_or(s.port);

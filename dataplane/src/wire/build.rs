@@ -581,3 +581,10 @@ pub mod dtls {
         r
     }
 }
+
+/// A broadcast ARP request (RFC 826) from `source_mac`/`sender_ip` for `target_ip`.
+pub fn arp_request_frame(source_mac: [u8; 6], sender_ip: Ipv4Addr, target_ip: Ipv4Addr) -> Vec<u8> {
+    let mut buf = [0u8; 64];
+    let n = crate::rewrite::arp_request(&mut buf, source_mac, sender_ip, target_ip);
+    buf[..n].to_vec()
+}

@@ -27,6 +27,9 @@ use crate::counters::DropReason;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// IP protocol numbers (IANA), including the IPv6 extension headers.
+pub mod summary;
+pub use summary::{arp_summary, destination_mac, nd_summary, nd_target, ArpSummary, NdSummary};
+
 pub mod protocol {
     pub const HOP_BY_HOP: u8 = 0;
     pub const ICMP: u8 = 1;
