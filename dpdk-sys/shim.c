@@ -7,6 +7,8 @@
 #include <rte_lcore.h>
 #include <rte_cycles.h>
 #include <rte_prefetch.h>
+#include <rte_log.h>
+#include <stdio.h>
 
 #include "shim.h"
 
@@ -135,4 +137,9 @@ uint64_t cidlb_rss_l3_hash_functions(void)
 	return RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_FRAG_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_OTHER |
 	       RTE_ETH_RSS_IPV6 | RTE_ETH_RSS_FRAG_IPV6 | RTE_ETH_RSS_NONFRAG_IPV6_OTHER |
 	       RTE_ETH_RSS_IPV6_EX;
+}
+
+int cidlb_log_to_stderr(void)
+{
+	return rte_openlog_stream(stderr);
 }

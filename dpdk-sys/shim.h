@@ -47,6 +47,10 @@ uint64_t cidlb_rdtsc(void);
 uint64_t cidlb_get_tsc_hz(void);
 void cidlb_prefetch0(const void *p);
 
+/* Send DPDK's log to stderr (Linux EAL writes to stdout by default), keeping stdout for
+ * cidlb's own output. Call before rte_eal_init. 0 on success. */
+int cidlb_log_to_stderr(void);
+
 /* RSS hash types over IPv4/IPv6 source and destination addresses only (no L4 ports), so
  * fragments and every flow of a source land on one queue. DPDK builds these with
  * RTE_BIT64(), a function-like macro bindgen cannot evaluate. */
