@@ -277,11 +277,13 @@ fn control_loop(config: &Config, args: &RunArgs, stop: &StopFlag, handles: &[Wor
                 to_control += 1;
             }
         }
+        if stop.is_set() {
+            info!("stop requested (SIGINT/SIGTERM)");
+            break;
+        }
         if deadline.is_some_and(|d| Instant::now() >= d) {
             info!("--duration reached");
             stop.set();
-        }
-        if stop.is_set() {
             break;
         }
     }
