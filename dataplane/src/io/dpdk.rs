@@ -588,6 +588,9 @@ impl Port {
         if ret != 0 {
             return Err(DpdkError::call("rte_eth_dev_configure", what(&format!(", {queues} queues, MTU {}", options.mtu)), ret));
         }
+        // From here on, an error drops `port`, which stops and closes the device.
+        let mut port = Port { id, device: device.to_string(), queues, rss, mac: [0; 6], driver, started: false, closed: false, _alive: eal.token() };
+        let driver = port.driver.clone();
         let mut rx_desc = options.rx_descriptors;
         let mut tx_desc = options.tx_descriptors;
         // SAFETY: id is valid and configured; the out-pointers are valid.
@@ -628,7 +631,7 @@ impl Port {
         if ret != 0 {
             return Err(DpdkError::call("rte_eth_dev_start", what(""), ret));
         }
-        let mut port = Port { id, device: device.to_string(), queues, rss, mac: [0; 6], driver, started: true, closed: false, _alive: eal.token() };
+        port.started = true;
         port.mac = match options.mac {
             Some(m) => m,
             None => port.device_mac()?,
