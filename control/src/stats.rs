@@ -14,6 +14,22 @@ pub struct PortStats {
     pub tx_packets: u64,
     /// Packets received on this port and dropped, plus packets the TX queue did not take.
     pub dropped: u64,
+    /// The device's own counters (DPDK `rte_eth_stats_get`), when the port is a DPDK port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceStats>,
+}
+
+/// A DPDK port's own counters: what the device saw, including what never reached a worker.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Default)]
+pub struct DeviceStats {
+    pub ipackets: u64,
+    pub opackets: u64,
+    /// Dropped by the device because the RX queue was full (workers too slow).
+    pub imissed: u64,
+    pub ierrors: u64,
+    pub oerrors: u64,
+    /// RX mbuf allocation failures (mempool too small).
+    pub rx_nombuf: u64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -51,7 +67,7 @@ impl StatsReport {
     pub fn collect(duration_seconds: f64, port_names: &[String], workers: &[WorkerView<'_>]) -> Self {
         let mut ports: Vec<PortStats> = port_names
             .iter()
-            .map(|name| PortStats { name: name.clone(), rx_packets: 0, tx_packets: 0, dropped: 0 })
+            .map(|name| PortStats { name: name.clone(), rx_packets: 0, tx_packets: 0, dropped: 0, device: None })
             .collect();
         let mut totals = BTreeMap::new();
         let mut drops: BTreeMap<&'static str, u64> = DropReason::ALL.iter().map(|r| (r.name(), 0)).collect();
@@ -80,6 +96,13 @@ impl StatsReport {
         StatsReport { duration_seconds, ports, workers: worker_stats, totals, drops, dropped_total }
     }
 
+    /// Attach the device counters of port `index` (DPDK ports).
+    pub fn set_device_stats(&mut self, index: usize, device: DeviceStats) {
+        if let Some(port) = self.ports.get_mut(index) {
+            port.device = Some(device);
+        }
+    }
+
     /// A compact human-readable table for the terminal and logs.
     pub fn render_text(&self) -> String {
         let mut out = String::new();
@@ -87,6 +110,18 @@ impl StatsReport {
         let _ = writeln!(out, "{:<12} {:>14} {:>14} {:>12}", "port", "rx_packets", "tx_packets", "dropped");
         for p in &self.ports {
             let _ = writeln!(out, "{:<12} {:>14} {:>14} {:>12}", p.name, p.rx_packets, p.tx_packets, p.dropped);
+        }
+        if self.ports.iter().any(|p| p.device.is_some()) {
+            let _ = writeln!(out, "{:<12} {:>14} {:>14} {:>12} {:>12} {:>12} {:>12}", "device", "ipackets", "opackets", "imissed", "ierrors", "oerrors", "rx_nombuf");
+            for p in &self.ports {
+                if let Some(d) = &p.device {
+                    let _ = writeln!(
+                        out,
+                        "{:<12} {:>14} {:>14} {:>12} {:>12} {:>12} {:>12}",
+                        p.name, d.ipackets, d.opackets, d.imissed, d.ierrors, d.oerrors, d.rx_nombuf
+                    );
+                }
+            }
         }
         let interesting: Vec<_> = self.totals.iter().filter(|(_, v)| **v > 0).collect();
         if !interesting.is_empty() {
@@ -140,5 +175,11 @@ mod tests {
         assert_eq!(json["duration_seconds"], 1.5);
         assert_eq!(json["ports"][0]["name"], "net0");
         assert!(report.render_text().contains("ttl_exceeded"));
+        assert!(json["ports"][0].get("device").is_none());
+        let mut report = report;
+        report.set_device_stats(0, DeviceStats { ipackets: 12, imissed: 3, ..Default::default() });
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["ports"][0]["device"]["imissed"], 3);
+        assert!(report.render_text().contains("imissed"));
     }
 }
