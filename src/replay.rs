@@ -8,7 +8,6 @@ use cidlb_control::Control;
 use cidlb_dataplane::counters::{PortCounters, WorkerCounters};
 use cidlb_dataplane::io::pcap::{read_pcap, write_pcap, CaptureIo};
 use cidlb_dataplane::worker::{ControlRings, Pump, Worker, WorkerParams};
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 pub fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
@@ -49,13 +48,10 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
 
     let port_names: Vec<String> = config.port.iter().map(|p| p.name.clone()).collect();
     let duration = last_timestamp.saturating_sub(first_timestamp) as f64 / 1e9;
-    let report = StatsReport::collect(
-        duration,
-        &port_names,
-        &[WorkerView { id: 0, lcore: 0, counters: &counters, ports: &port_counters }],
-    );
+    let views = [WorkerView { id: 0, lcore: 0, counters: &counters, ports: &port_counters }];
+    let mut report = StatsReport::collect(duration, &port_names, &views);
+    report.add_distribution(&config, &views);
     println!("replayed {total} packets from {} -> {} packets to {}", args.input.display(), pump.io.output.len(), args.output.display());
-    print!("{}", distribution(&config, &counters));
     print!("{}", report.render_text());
     if let Some(path) = &args.stats_json {
         let json = serde_json::to_string_pretty(&report)?;
@@ -64,16 +60,3 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Packets per service and per node, as configured.
-pub fn distribution(config: &cidlb_config::Config, counters: &WorkerCounters) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "{:<20} {:>12} {:>12}", "service", "to nodes", "replies");
-    for (i, s) in config.service.iter().enumerate() {
-        let _ = writeln!(out, "{:<20} {:>12} {:>12}", s.name, counters.service_packets[i].get(), counters.service_replies[i].get());
-    }
-    let _ = writeln!(out, "{:<20} {:>12}", "node", "packets");
-    for (i, n) in config.node.iter().enumerate() {
-        let _ = writeln!(out, "{:<20} {:>12}", format!("{} ({})", n.id, n.address), counters.node_packets[i].get());
-    }
-    out
-}

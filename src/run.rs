@@ -10,7 +10,7 @@ use cidlb_config::{Config, MacAddr};
 use cidlb_control::stats::{DeviceStats, StatsReport, WorkerView};
 use cidlb_dataplane::counters::{PortCounters, WorkerCounters};
 use cidlb_dataplane::io::dpdk::{self, Eal, Launched, Mempool, Port, PortOptions, StopFlag};
-use cidlb_dataplane::snapshot::{Snapshot, SnapshotSource};
+use cidlb_control::Control;
 use cidlb_dataplane::worker::{ControlRings, Pump, Worker, WorkerParams};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -138,8 +138,8 @@ fn forward(eal: &Eal, config: &Config, args: &RunArgs) -> anyhow::Result<()> {
     let port_macs: Vec<MacAddr> = ports.iter().map(|p| MacAddr(p.mac())).collect();
     let port_names: Vec<String> = config.port.iter().map(|p| p.name.clone()).collect();
 
-    let snapshot = Snapshot::build(config, &port_macs, 1).map_err(|e| anyhow!("building the forwarding state: {e}"))?;
-    let source = Arc::new(SnapshotSource::new(snapshot));
+    let mut control = Control::new(config.clone(), port_macs).map_err(|e| anyhow!("building the forwarding state: {e}"))?;
+    let source = control.source();
     let stop = StopFlag::new();
     // A second SIGINT/SIGTERM while stopping exits at once.
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -159,7 +159,8 @@ fn forward(eal: &Eal, config: &Config, args: &RunArgs) -> anyhow::Result<()> {
         let counters = Arc::new(WorkerCounters::default());
         let port_counters: Vec<Arc<PortCounters>> = ports.iter().map(|_| Arc::new(PortCounters::default())).collect();
         let rings = Arc::new(ControlRings::new(CONTROL_RING_CAPACITY));
-        let params = WorkerParams { id, burst: usize::from(dp.burst), drain_ns: dp.drain_interval.as_nanos_u64() };
+        let params = WorkerParams::from_config(id, dp);
+        control.attach(Arc::clone(&rings));
         let worker = Worker::new(params, Arc::clone(&source), Arc::clone(&counters), Arc::clone(&rings));
         handles.push(WorkerHandle {
             id,
@@ -200,7 +201,7 @@ fn forward(eal: &Eal, config: &Config, args: &RunArgs) -> anyhow::Result<()> {
     }
     info!(workers = launched.len(), duration = ?args.duration, "forwarding; SIGINT or SIGTERM stops");
 
-    control_loop(config, args, &stop, &handles, started);
+    control_loop(&mut control, config, args, &stop, started);
 
     for l in launched {
         let lcore = l.lcore();
@@ -246,6 +247,7 @@ fn forward(eal: &Eal, config: &Config, args: &RunArgs) -> anyhow::Result<()> {
     let views: Vec<WorkerView<'_>> =
         handles.iter().map(|h| WorkerView { id: h.id, lcore: h.lcore, counters: &h.counters, ports: &h.port_counters }).collect();
     let mut report = StatsReport::collect(forwarded_for.as_secs_f64(), &port_names, &views);
+    report.add_distribution(config, &views);
     for (i, d) in device_stats.into_iter().enumerate() {
         if let Some(d) = d {
             report.set_device_stats(i, d);
@@ -261,22 +263,13 @@ fn forward(eal: &Eal, config: &Config, args: &RunArgs) -> anyhow::Result<()> {
 }
 
 /// The control thread's loop (main lcore): every `[control] tick` drain the workers' rings
-/// and check for a stop (signal or end of `--duration`).
-fn control_loop(config: &Config, args: &RunArgs, stop: &StopFlag, handles: &[WorkerHandle], started: Instant) {
+/// (neighbour learning), run the control timers, and check for a stop (signal or end of
+/// `--duration`).
+fn control_loop(control: &mut Control, config: &Config, args: &RunArgs, stop: &StopFlag, started: Instant) {
     let tick = config.control.tick.0.clamp(Duration::from_millis(1), Duration::from_secs(1));
     let deadline = args.duration.map(|d| started + Duration::from_secs_f64(d));
-    let mut to_control: u64 = 0;
     loop {
-        std::thread::sleep(tick);
-        for h in handles {
-            // Bounded: at most the ring's capacity per tick.
-            for _ in 0..CONTROL_RING_CAPACITY {
-                if h.rings.to_control.pop().is_none() {
-                    break;
-                }
-                to_control += 1;
-            }
-        }
+        control.poll(started.elapsed().as_nanos() as u64);
         if stop.is_set() {
             info!("stop requested (SIGINT/SIGTERM)");
             break;
@@ -286,8 +279,9 @@ fn control_loop(config: &Config, args: &RunArgs, stop: &StopFlag, handles: &[Wor
             stop.set();
             break;
         }
+        std::thread::sleep(tick);
     }
-    if to_control > 0 {
-        info!(packets = to_control, "packets passed to the control thread");
+    if control.unhandled_packets > 0 {
+        info!(packets = control.unhandled_packets, "packets passed to the control thread and not used");
     }
 }

@@ -1,7 +1,7 @@
 //! Aggregated statistics: what `cidlb run` prints and writes to `--stats-json` on exit, and
 //! what `cidlb replay` prints. The JSON shape is documented in the README ("Stats JSON").
 
-use cidlb_dataplane::counters::{DropReason, PortCounters, WorkerCounters};
+use cidlb_dataplane::counters::{DropReason, PortCounters, WorkerCounters, MAX_NODES, MAX_SERVICES};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -41,6 +41,22 @@ pub struct WorkerStats {
     pub drops: BTreeMap<&'static str, u64>,
 }
 
+/// Packets forwarded for one service, and node replies translated for it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ServiceStats {
+    pub name: String,
+    pub packets: u64,
+    pub replies: u64,
+}
+
+/// Packets forwarded to one node.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct NodeStats {
+    pub id: u32,
+    pub address: String,
+    pub packets: u64,
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct StatsReport {
     /// Seconds spent forwarding (from the workers' start to their stop).
@@ -52,6 +68,9 @@ pub struct StatsReport {
     /// Drops by reason summed over workers; every reason is listed, zero or not.
     pub drops: BTreeMap<&'static str, u64>,
     pub dropped_total: u64,
+    /// Per service and per node, in config order (see `add_distribution`).
+    pub services: Vec<ServiceStats>,
+    pub nodes: Vec<NodeStats>,
 }
 
 /// One worker as the report sees it: its id, its lcore and its counter blocks.
@@ -93,7 +112,16 @@ impl StatsReport {
             worker_stats.push(WorkerStats { id: w.id, lcore: w.lcore, counters, drops: worker_drops });
         }
         let dropped_total = drops.values().sum();
-        StatsReport { duration_seconds, ports, workers: worker_stats, totals, drops, dropped_total }
+        StatsReport {
+            duration_seconds,
+            ports,
+            workers: worker_stats,
+            totals,
+            drops,
+            dropped_total,
+            services: Vec::new(),
+            nodes: Vec::new(),
+        }
     }
 
     /// Attach the device counters of port `index` (DPDK ports).
@@ -101,6 +129,30 @@ impl StatsReport {
         if let Some(port) = self.ports.get_mut(index) {
             port.device = Some(device);
         }
+    }
+
+    /// Fill `services` and `nodes` from the workers' per-service and per-node counters, which
+    /// are indexed in the config's order.
+    pub fn add_distribution(&mut self, config: &cidlb_config::Config, workers: &[WorkerView<'_>]) {
+        let sum = |f: &dyn Fn(&WorkerCounters) -> u64| workers.iter().map(|w| f(w.counters)).sum::<u64>();
+        self.services = config
+            .service
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i < MAX_SERVICES)
+            .map(|(i, s)| ServiceStats {
+                name: s.name.clone(),
+                packets: sum(&|c| c.service_packets[i].get()),
+                replies: sum(&|c| c.service_replies[i].get()),
+            })
+            .collect();
+        self.nodes = config
+            .node
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i < MAX_NODES)
+            .map(|(i, n)| NodeStats { id: n.id, address: n.address.to_string(), packets: sum(&|c| c.node_packets[i].get()) })
+            .collect();
     }
 
     /// A compact human-readable table for the terminal and logs.
@@ -121,6 +173,18 @@ impl StatsReport {
                         p.name, d.ipackets, d.opackets, d.imissed, d.ierrors, d.oerrors, d.rx_nombuf
                     );
                 }
+            }
+        }
+        if !self.services.is_empty() {
+            let _ = writeln!(out, "{:<20} {:>14} {:>14}", "service", "to nodes", "replies");
+            for s in &self.services {
+                let _ = writeln!(out, "{:<20} {:>14} {:>14}", s.name, s.packets, s.replies);
+            }
+        }
+        if !self.nodes.is_empty() {
+            let _ = writeln!(out, "{:<28} {:>14}", "node", "packets");
+            for n in &self.nodes {
+                let _ = writeln!(out, "{:<28} {:>14}", format!("{} ({})", n.id, n.address), n.packets);
             }
         }
         let interesting: Vec<_> = self.totals.iter().filter(|(_, v)| **v > 0).collect();

@@ -216,12 +216,15 @@ impl Worker {
                 counters.arp_replies.inc();
                 Action::Transmit { port: in_port }
             }
-            Answer::NeighborAdvertisement if rewrite::nd_advertisement(frame.data_mut(), parsed, mac) => {
-                counters.nd_replies.inc();
-                Action::Transmit { port: in_port }
-            }
+            Answer::NeighborAdvertisement => match rewrite::nd_advertisement(frame.data_mut(), parsed, mac) {
+                // The advertisement is written within the solicitation's bytes; drop the rest.
+                Some(len) if frame.trim(frame.len().saturating_sub(len)) => {
+                    counters.nd_replies.inc();
+                    Action::Transmit { port: in_port }
+                }
+                _ => Action::Drop(DropReason::NdIgnored),
+            },
             Answer::ArpReply => Action::Drop(DropReason::ArpIgnored),
-            Answer::NeighborAdvertisement => Action::Drop(DropReason::NdIgnored),
         }
     }
 
