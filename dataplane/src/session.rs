@@ -14,11 +14,13 @@
 //! line 1..=8  entry: FlowKey (40 bytes) + SessionValue (8 bytes), padded to 64
 //! ```
 //!
-//! A lookup reads the metadata line, compares the 8 signatures at once, and reads the full key
-//! only of a way whose signature matches (a false match costs one more line with probability
-//! ~8/65536 per lookup). So a new flow (miss) touches one line, and a hit two lines of the
-//! same bucket: contiguous, so they share a page and one TLB entry. Expiry sweeps read only
-//! metadata lines.
+//! A key is stored in its *preferred way* (3 bits of its hash) when that way is free, else in
+//! any free way. A lookup reads the preferred way's entry line and the metadata line
+//! independently (both addresses come from the hash alone, so on a large table both misses are
+//! in flight at once): a hit in the preferred way, the common case while the table is not
+//! crowded, costs one memory latency. Otherwise it compares the 8 signatures at once and reads
+//! the full key only of a way whose signature matches (a false match costs one more line with
+//! probability ~8/65536). Expiry sweeps read only metadata lines.
 //!
 //! **Memory: [`SessionTable::BYTES_PER_ENTRY`] = 72 bytes per entry** (64-byte entry line + 8
 //! bytes of its bucket's metadata line), i.e. 72 MiB for the default 1 Mi sessions per worker,
@@ -45,10 +47,24 @@
 //!
 //! # Speed
 //!
-//! Measured by the `timing` harness below (`cargo test --release -p cidlb-dataplane --lib
-//! session::timing -- --ignored --nocapture`), on this repo's shared 2-core Xeon (260 MiB L3,
-//! so even the 72 MiB table mostly hits L3 here; a smaller L3 pays DRAM latency):
-//! see the numbers in the doc of the `timing` module.
+//! Measured by the `timing` harness (`cargo test --release -p cidlb-dataplane --lib
+//! session::timing -- --ignored --nocapture --test-threads 1`) on this repo's shared 2-core
+//! 2.3 GHz Xeon VM, 4 KiB pages, best of 60 short runs, tables at 50% load (capacity 2x live):
+//!
+//! | live entries     | hit, incl. hash | hit, hash given | miss, incl. hash | insert    |
+//! |------------------|-----------------|-----------------|------------------|-----------|
+//! | 1 Ki, IPv4       | 18 ns           | 6.2 ns          | 20 ns            | 25 ns     |
+//! | 1 Ki, IPv6       | 23 ns           | 6.3 ns          | 23 ns            | 29 ns     |
+//! | 1 Mi, IPv4       | 117-136 ns      | 46-60 ns        | 112-121 ns       | 134+ ns   |
+//! | 1 Mi, IPv6       | 123-134 ns      | 42-47 ns        | 116-118 ns       | 170+ ns   |
+//!
+//! The keyed hash is most of the small-table cost (9.6 ns IPv4, 13.2 ns IPv6: see
+//! `select::hash`); it is computed once per packet and shared with Maglev. At 1 Mi a hit costs
+//! about one memory access (plus a page walk on 4 KiB pages) more than at 1 Ki and no more than
+//! a miss: the entry and metadata lines load in parallel. "Hash given" lets consecutive
+//! lookups overlap their misses, as a burst loop that hashes the whole burst first would.
+//! Hugepage backing (DPDK memory) should remove most of the page-walk cost. About 0.9% of
+//! inserts evict at 50% load (8-way buckets overflowing).
 #![forbid(unsafe_code)]
 
 mod key;
@@ -92,6 +108,8 @@ const TICK_SHIFT: u32 = 20;
 const LONGEST_TIMEOUT_TICKS: u32 = 1 << 30;
 /// Signature bits: the top 16 of the flow hash (the low bits pick the bucket).
 const SIGNATURE_SHIFT: u32 = 48;
+/// Preferred-way bits: 40..43 of the flow hash.
+const PREFERRED_WAY_SHIFT: u32 = 40;
 
 #[derive(Clone, Copy)]
 #[repr(C, align(64))]
@@ -133,6 +151,13 @@ fn tick_of(now_ns: u64) -> u32 {
 #[inline(always)]
 fn age(last_seen: u32, now: u32) -> i32 {
     now.wrapping_sub(last_seen) as i32
+}
+
+/// The way a key goes to when it is free: bits 40..43 of the flow hash (neither bucket nor
+/// signature bits).
+#[inline(always)]
+fn preferred_way(hash: u64) -> usize {
+    (hash >> PREFERRED_WAY_SHIFT) as usize & WAY_MASK
 }
 
 #[inline(always)]
@@ -238,9 +263,17 @@ impl SessionTable {
 
     /// The way holding `key` in bucket `index`, live or not.
     #[inline(always)]
-    fn find_way(&self, index: usize, key: &FlowKey, signature: u16) -> Option<usize> {
+    fn find_way(&self, index: usize, key: &FlowKey, hash: u64) -> Option<usize> {
         let bucket = &self.buckets[index];
-        let mut candidates = matching_ways(&bucket.meta.signatures, signature) & u32::from(bucket.meta.occupied);
+        // The preferred way's entry line is read before and independently of the metadata line,
+        // so on a large table both misses are in flight at once (see "Layout").
+        let preferred = preferred_way(hash);
+        let preferred_holds_key = bucket.entries[preferred].key == *key;
+        let occupied = u32::from(bucket.meta.occupied);
+        if preferred_holds_key && occupied & (1 << preferred) != 0 {
+            return Some(preferred);
+        }
+        let mut candidates = matching_ways(&bucket.meta.signatures, signature_of(hash)) & occupied & !(1 << preferred);
         while candidates != 0 {
             let way = candidates.trailing_zeros() as usize & WAY_MASK;
             candidates &= candidates - 1;
@@ -265,7 +298,7 @@ impl SessionTable {
     pub fn lookup_hashed(&mut self, key: &FlowKey, hash: u64, now_ns: u64) -> Option<SessionValue> {
         let now = tick_of(now_ns);
         let index = hash as usize & self.bucket_mask;
-        let way = self.find_way(index, key, signature_of(hash))?;
+        let way = self.find_way(index, key, hash)?;
         let timeout = self.timeout_ticks as i32;
         let bucket = &mut self.buckets[index];
         let age = age(bucket.meta.last_seen[way], now);
@@ -293,7 +326,7 @@ impl SessionTable {
         let now = tick_of(now_ns);
         let index = hash as usize & self.bucket_mask;
         let signature = signature_of(hash);
-        if let Some(way) = self.find_way(index, &key, signature) {
+        if let Some(way) = self.find_way(index, &key, hash) {
             let live = self.is_live(self.buckets[index].meta.last_seen[way], now);
             let bucket = &mut self.buckets[index];
             bucket.meta.last_seen[way] = now;
@@ -303,7 +336,11 @@ impl SessionTable {
         let timeout = self.timeout_ticks as i32;
         let bucket = &mut self.buckets[index];
         let free = !u32::from(bucket.meta.occupied) & ((1 << WAYS) - 1);
-        let (way, outcome) = if free != 0 {
+        let preferred = preferred_way(hash);
+        let (way, outcome) = if free & (1 << preferred) != 0 {
+            self.live += 1;
+            (preferred, InsertOutcome::Inserted)
+        } else if free != 0 {
             self.live += 1;
             (free.trailing_zeros() as usize & WAY_MASK, InsertOutcome::Inserted)
         } else {
@@ -333,7 +370,7 @@ impl SessionTable {
         let hash = self.hash(key);
         let now = tick_of(now_ns);
         let index = hash as usize & self.bucket_mask;
-        match self.find_way(index, key, signature_of(hash)) {
+        match self.find_way(index, key, hash) {
             Some(way) if self.is_live(self.buckets[index].meta.last_seen[way], now) => {
                 let bucket = &mut self.buckets[index];
                 bucket.meta.last_seen[way] = now;
@@ -350,7 +387,7 @@ impl SessionTable {
         let hash = self.hash(key);
         let now = tick_of(now_ns);
         let index = hash as usize & self.bucket_mask;
-        match self.find_way(index, key, signature_of(hash)) {
+        match self.find_way(index, key, hash) {
             Some(way) if self.is_live(self.buckets[index].meta.last_seen[way], now) => {
                 self.buckets[index].meta.occupied &= !(1 << way);
                 self.live -= 1;

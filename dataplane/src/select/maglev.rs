@@ -35,7 +35,7 @@ fn is_prime(number: u32) -> bool {
     }
     let mut divisor = 2u32;
     while divisor.saturating_mul(divisor) <= number {
-        if number % divisor == 0 {
+        if number.checked_rem(divisor) == Some(0) {
             return false;
         }
         divisor += 1;
