@@ -1,0 +1,370 @@
+//! Session table tests: deterministic time, eviction policy, bounds, and a model check.
+use super::*;
+use proptest::prelude::*;
+use std::collections::{HashMap, HashSet};
+
+const TICK: u64 = 1 << TICK_SHIFT;
+const KEY: [u8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+
+fn hasher() -> FlowHasher {
+    FlowHasher::new(KEY)
+}
+
+fn key(index: u32) -> FlowKey {
+    let [a, b, c, d] = index.to_be_bytes();
+    match index % 4 {
+        0 => FlowKey::five_tuple_v4([10, b, c, d], [192, 0, 2, 10], 40000 + a as u16, 5684, 17),
+        1 => {
+            let mut source = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, a, b, c, d];
+            source[5] = 1;
+            FlowKey::five_tuple_v6(source, [0x20; 16], 1234, 5684, 17)
+        }
+        2 => FlowKey::label([a, b, c, d, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], [0x20; 16], index & 0xf_ffff),
+        _ => FlowKey::fragment_v4([10, 0, 0, 1], [192, 0, 2, 10], index as u16, 17),
+    }
+}
+
+fn value(node_id: u32) -> SessionValue {
+    SessionValue { node_id, aux: node_id.wrapping_mul(3) }
+}
+
+/// Keys that all land in one bucket of `table`, to exercise eviction.
+fn keys_in_one_bucket(table: &SessionTable, count: usize) -> Vec<FlowKey> {
+    let target = table.bucket_of(&key(0));
+    (0..).map(key).filter(|k| table.bucket_of(k) == target).take(count).collect()
+}
+
+#[test]
+fn layout_is_one_line_of_metadata_and_one_line_per_entry() {
+    assert_eq!(std::mem::size_of::<BucketMeta>(), 64);
+    assert_eq!(std::mem::size_of::<Entry>(), 64);
+    assert_eq!(std::mem::size_of::<Bucket>(), 64 * 9);
+    assert_eq!(std::mem::align_of::<Bucket>(), 64);
+    assert_eq!(SessionTable::bytes_per_entry(), 72);
+    let table = SessionTable::new(1000, 1, hasher());
+    assert_eq!(table.capacity(), 1024, "rounded up to a power of two");
+    assert_eq!(table.memory_bytes(), 1024 * 72);
+    assert_eq!(SessionTable::new(0, 1, hasher()).capacity(), WAYS);
+}
+
+#[test]
+fn insert_lookup_and_lazy_expiry() {
+    let timeout = 15_000_000_000;
+    let mut table = SessionTable::new(1024, timeout, hasher());
+    assert!(table.is_empty());
+    assert_eq!(table.insert(key(1), value(7), 0), InsertOutcome::Inserted);
+    assert_eq!(table.insert(key(2), value(8), 0), InsertOutcome::Inserted);
+    assert_eq!(table.len(), 2);
+    assert_eq!(table.lookup(&key(1), 1_000_000_000), Some(value(7)));
+    assert_eq!(table.lookup(&key(3), 1_000_000_000), None);
+    assert_eq!(table.insert(key(1), value(9), 2_000_000_000), InsertOutcome::Updated);
+    assert_eq!(table.lookup(&key(1), 2_000_000_000), Some(value(9)));
+    // 20 s later key 2 (last seen at 0) is gone to lookups but still counted until swept.
+    assert_eq!(table.lookup(&key(2), 20_000_000_000), None);
+    assert_eq!(table.len(), 2);
+    // Key 1 was refreshed at 2 s, so it lives until 17 s.
+    assert_eq!(table.lookup(&key(1), 16_900_000_000), Some(value(9)));
+    assert_eq!(table.expire_step(20_000_000_000, usize::MAX), 1);
+    assert_eq!(table.len(), 1);
+    // A new session on an expired key reuses its way and reports the expiry.
+    assert_eq!(table.lookup(&key(1), 40_000_000_000), None);
+    assert_eq!(table.insert(key(1), value(1), 40_000_000_000), InsertOutcome::ReplacedExpired);
+    assert_eq!(table.len(), 1);
+}
+
+#[test]
+fn timeout_boundary_is_exact_in_ticks_and_never_early() {
+    let timeout = 1000 * TICK;
+    let start = 5 * TICK;
+    for (idle, alive) in [
+        (0, true),
+        (timeout - 1, true),
+        (timeout, true),
+        (timeout + TICK - 1, true), // same tick as `timeout`
+        (timeout + TICK, false),
+        (timeout * 3, false),
+    ] {
+        let mut table = SessionTable::new(64, timeout, hasher());
+        table.insert(key(9), value(1), start);
+        assert_eq!(table.lookup(&key(9), start + idle).is_some(), alive, "idle {idle} ns");
+        let mut table = SessionTable::new(64, timeout, hasher());
+        table.insert(key(9), value(1), start);
+        assert_eq!(table.expire_step(start + idle, usize::MAX), usize::from(!alive), "sweep, idle {idle} ns");
+    }
+    // A timeout that is not a whole number of ticks rounds up: never early.
+    let mut table = SessionTable::new(64, 10 * TICK + 1, hasher());
+    table.insert(key(9), value(1), 0);
+    assert!(table.lookup(&key(9), 10 * TICK + 1).is_some());
+}
+
+#[test]
+fn time_slightly_in_the_past_reads_as_fresh() {
+    let mut table = SessionTable::new(64, 10 * TICK, hasher());
+    table.insert(key(1), value(1), 100 * TICK);
+    assert_eq!(table.lookup(&key(1), 99 * TICK), Some(value(1)));
+    // ... and does not move the stamp backwards.
+    assert_eq!(table.lookup(&key(1), 110 * TICK), Some(value(1)));
+}
+
+#[test]
+fn hit_refreshes_last_seen() {
+    let mut table = SessionTable::new(64, 10 * TICK, hasher());
+    table.insert(key(1), value(1), 0);
+    for step in 1..10 {
+        assert!(table.lookup(&key(1), step * 8 * TICK).is_some());
+    }
+    assert_eq!(table.expire_step(80 * TICK, usize::MAX), 0);
+}
+
+#[test]
+fn full_bucket_evicts_the_least_recently_used_and_says_so() {
+    let mut table = SessionTable::new(64, 100 * TICK, hasher());
+    let keys = keys_in_one_bucket(&table, WAYS + 3);
+    for (i, k) in keys[..WAYS].iter().enumerate() {
+        assert_eq!(table.insert(*k, value(i as u32), i as u64 * TICK), InsertOutcome::Inserted);
+    }
+    // Touch key 0 so key 1 becomes the least recently used.
+    assert!(table.lookup(&keys[0], 20 * TICK).is_some());
+    assert_eq!(table.insert(keys[WAYS], value(100), 21 * TICK), InsertOutcome::Evicted);
+    assert_eq!(table.len(), WAYS);
+    assert_eq!(table.lookup(&keys[1], 21 * TICK), None);
+    assert!(table.lookup(&keys[0], 21 * TICK).is_some());
+    assert!(table.lookup(&keys[WAYS], 21 * TICK).is_some());
+    // Once key 2 (stamped at tick 2) has expired, it goes first and is reported as expired.
+    assert_eq!(table.insert(keys[WAYS + 1], value(101), 103 * TICK), InsertOutcome::ReplacedExpired);
+    assert_eq!(table.lookup(&keys[2], 103 * TICK), None);
+    assert_eq!(table.len(), WAYS);
+}
+
+#[test]
+fn update_and_remove_touch_live_sessions_only() {
+    let mut table = SessionTable::new(64, 10 * TICK, hasher());
+    assert!(!table.update(&key(1), value(2), 0));
+    assert!(!table.remove(&key(1), 0));
+    table.insert(key(1), value(1), 0);
+    assert!(table.update(&key(1), value(2), 5 * TICK));
+    assert_eq!(table.lookup(&key(1), 5 * TICK), Some(value(2)));
+    assert!(table.remove(&key(1), 5 * TICK));
+    assert_eq!(table.len(), 0);
+    assert_eq!(table.lookup(&key(1), 5 * TICK), None);
+    table.insert(key(2), value(1), 0);
+    assert!(!table.update(&key(2), value(3), 20 * TICK), "expired");
+    assert!(!table.remove(&key(2), 20 * TICK), "expired: left for the sweep to count");
+    assert_eq!(table.expire_step(20 * TICK, usize::MAX), 1);
+    assert!(table.is_empty());
+}
+
+#[test]
+fn ten_times_capacity_stays_within_capacity_and_memory() {
+    let mut table = SessionTable::new(4096, 1_000 * TICK, hasher());
+    let memory = table.memory_bytes();
+    let capacity = table.capacity();
+    let mut outcomes = HashMap::new();
+    for i in 0..(10 * capacity as u32) {
+        let outcome = table.insert(key(i), value(i), u64::from(i) * 1000);
+        *outcomes.entry(outcome).or_insert(0usize) += 1;
+        assert!(table.len() <= capacity);
+    }
+    assert_eq!(table.memory_bytes(), memory);
+    assert_eq!(table.capacity(), capacity);
+    assert_eq!(outcomes.get(&InsertOutcome::Inserted).copied().unwrap_or(0), table.len());
+    // Every insert beyond the first `len` pushed out exactly one live session.
+    assert_eq!(outcomes.get(&InsertOutcome::Evicted).copied().unwrap_or(0), 10 * capacity - table.len());
+    assert_eq!(table.occupied_entries().len(), table.len());
+    assert!(table.len() > capacity * 9 / 10, "8-way buckets fill well: {}", table.len());
+}
+
+#[test]
+fn expire_step_is_bounded_and_eventually_clears_everything() {
+    let mut table = SessionTable::new(1024, 10 * TICK, hasher());
+    for i in 0..700 {
+        table.insert(key(i), value(i), 0);
+    }
+    let buckets = table.capacity() / WAYS;
+    let inserted = table.len();
+    assert!(inserted > 600);
+    assert_eq!(table.expire_step(5 * TICK, usize::MAX), 0, "nothing expired yet");
+    let budget = 5;
+    let mut calls = 0;
+    let mut total = 0;
+    while !table.is_empty() {
+        let cleared = table.expire_step(20 * TICK, budget);
+        assert!(cleared <= budget * WAYS);
+        total += cleared;
+        calls += 1;
+        assert!(calls <= buckets.div_ceil(budget), "one pass over the buckets clears all");
+    }
+    assert_eq!(total, inserted);
+    assert_eq!(table.expire_step(20 * TICK, 0), 0);
+}
+
+#[derive(Clone, Debug)]
+enum Operation {
+    Insert(u32, u32),
+    Lookup(u32),
+    Update(u32, u32),
+    Remove(u32),
+    Advance(u64),
+    Sweep(usize),
+}
+
+fn operation(keys: u32) -> impl Strategy<Value = Operation> {
+    prop_oneof![
+        4 => (0..keys, any::<u32>()).prop_map(|(k, v)| Operation::Insert(k, v)),
+        4 => (0..keys).prop_map(Operation::Lookup),
+        1 => (0..keys, any::<u32>()).prop_map(|(k, v)| Operation::Update(k, v)),
+        1 => (0..keys).prop_map(Operation::Remove),
+        2 => (0..4 * TICK).prop_map(Operation::Advance),
+        1 => (0usize..3).prop_map(Operation::Sweep),
+    ]
+}
+
+/// Runs `operations` against the table and a model (`HashMap` of occupied keys with value and
+/// last-seen tick), checking every outcome, the LRU / expired-first eviction policy and that
+/// `len()` equals the occupied set.
+fn check_against_model(capacity: u32, operations: &[Operation]) -> Result<(), TestCaseError> {
+    let timeout_ticks = 6u32;
+    let mut table = SessionTable::new(capacity, u64::from(timeout_ticks) * TICK, hasher());
+    let mut model: HashMap<FlowKey, (SessionValue, u32)> = HashMap::new();
+    let mut now_ns = 1_000 * TICK;
+    let live = |last: u32, now: u32| age(last, now) <= timeout_ticks as i32;
+    for operation in operations {
+        let now = tick_of(now_ns);
+        match *operation {
+            Operation::Insert(k, v) => {
+                let k = key(k);
+                let outcome = table.insert(k, value(v), now_ns);
+                match model.get(&k) {
+                    Some(&(_, last)) => {
+                        let expected = if live(last, now) { InsertOutcome::Updated } else { InsertOutcome::ReplacedExpired };
+                        prop_assert_eq!(outcome, expected);
+                    }
+                    None => {
+                        let bucket = table.bucket_of(&k);
+                        let neighbours: Vec<FlowKey> =
+                            model.keys().filter(|other| table.bucket_of(other) == bucket).copied().collect();
+                        if neighbours.len() < WAYS {
+                            prop_assert_eq!(outcome, InsertOutcome::Inserted);
+                        } else {
+                            let occupied: HashSet<FlowKey> = table.occupied_entries().iter().map(|e| e.0).collect();
+                            let victims: Vec<FlowKey> =
+                                neighbours.iter().filter(|other| !occupied.contains(other)).copied().collect();
+                            prop_assert_eq!(victims.len(), 1);
+                            let oldest = neighbours.iter().map(|other| age(model[other].1, now)).max().unwrap_or(0);
+                            prop_assert_eq!(age(model[&victims[0]].1, now), oldest, "victim is least recently used");
+                            let expected = if oldest > timeout_ticks as i32 {
+                                InsertOutcome::ReplacedExpired
+                            } else {
+                                InsertOutcome::Evicted
+                            };
+                            prop_assert_eq!(outcome, expected);
+                            model.remove(&victims[0]);
+                        }
+                    }
+                }
+                model.insert(k, (value(v), now));
+            }
+            Operation::Lookup(k) => {
+                let k = key(k);
+                let expected = match model.get_mut(&k) {
+                    Some(entry) if live(entry.1, now) => {
+                        entry.1 = now;
+                        Some(entry.0)
+                    }
+                    _ => None,
+                };
+                prop_assert_eq!(table.lookup(&k, now_ns), expected);
+            }
+            Operation::Update(k, v) => {
+                let k = key(k);
+                let expected = match model.get_mut(&k) {
+                    Some(entry) if live(entry.1, now) => {
+                        *entry = (value(v), now);
+                        true
+                    }
+                    _ => false,
+                };
+                prop_assert_eq!(table.update(&k, value(v), now_ns), expected);
+            }
+            Operation::Remove(k) => {
+                let k = key(k);
+                let expected = matches!(model.get(&k), Some(&(_, last)) if live(last, now));
+                if expected {
+                    model.remove(&k);
+                }
+                prop_assert_eq!(table.remove(&k, now_ns), expected);
+            }
+            Operation::Advance(delta) => now_ns += delta,
+            Operation::Sweep(budget) => {
+                let budget = [1, 2, usize::MAX][budget];
+                let cleared = table.expire_step(now_ns, budget);
+                let occupied: HashSet<FlowKey> = table.occupied_entries().iter().map(|e| e.0).collect();
+                let gone: Vec<FlowKey> = model.keys().filter(|k| !occupied.contains(k)).copied().collect();
+                prop_assert_eq!(gone.len(), cleared);
+                prop_assert!(cleared <= budget.saturating_mul(WAYS));
+                for k in gone {
+                    prop_assert!(!live(model[&k].1, now), "only expired sessions are swept");
+                    model.remove(&k);
+                }
+                if budget == usize::MAX {
+                    prop_assert!(model.values().all(|&(_, last)| live(last, now)), "a full sweep leaves none expired");
+                }
+            }
+        }
+        prop_assert_eq!(table.len(), model.len());
+        let mut actual = table.occupied_entries();
+        actual.sort_by_key(|e| format!("{:?}", e.0));
+        let mut expected: Vec<(FlowKey, SessionValue, u32)> = model.iter().map(|(k, v)| (*k, v.0, v.1)).collect();
+        expected.sort_by_key(|e| format!("{:?}", e.0));
+        prop_assert_eq!(actual, expected);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Two buckets and 40 keys: constant eviction pressure.
+    #[test]
+    fn matches_model_under_pressure(operations in proptest::collection::vec(operation(40), 1..300)) {
+        check_against_model(16, &operations)?;
+    }
+
+    /// Room for all keys: mostly inserts, hits and expiry.
+    #[test]
+    fn matches_model_with_room(operations in proptest::collection::vec(operation(64), 1..300)) {
+        check_against_model(256, &operations)?;
+    }
+
+    /// No key, value or time panics, and `len()` never exceeds capacity.
+    #[test]
+    fn no_panic_on_any_input(
+        entries in proptest::collection::vec(
+            (any::<[u8; 16]>(), any::<[u8; 16]>(), any::<u32>(), any::<u8>(), any::<u64>(), any::<u8>()),
+            1..100,
+        ),
+        hash_key in any::<[u8; 16]>(),
+        timeout in any::<u64>(),
+        capacity in 0u32..200,
+    ) {
+        let mut table = SessionTable::new(capacity, timeout, FlowHasher::new(hash_key));
+        for (source, destination, number, protocol, now, choice) in entries {
+            let flow = match choice % 5 {
+                0 => FlowKey::five_tuple_v6(source, destination, number as u16, (number >> 16) as u16, protocol),
+                1 => FlowKey::label(source, destination, number),
+                2 => FlowKey::fragment_v6(source, destination, number, protocol),
+                3 => FlowKey::five_tuple_v4([source[0], source[1], source[2], source[3]], [destination[0]; 4], number as u16, 1, protocol),
+                _ => FlowKey::fragment_v4([source[0]; 4], [destination[0]; 4], number as u16, protocol),
+            };
+            table.insert(flow, value(number), now);
+            let _ = table.lookup(&flow, now);
+            let _ = table.update(&flow, value(1), now);
+            if choice & 0x80 != 0 {
+                table.remove(&flow, now);
+            }
+            table.expire_step(now, usize::from(choice));
+            prop_assert!(table.len() <= table.capacity());
+            prop_assert_eq!(table.len(), table.occupied_entries().len());
+        }
+    }
+}
