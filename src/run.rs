@@ -26,7 +26,6 @@ struct WorkerHandle {
     lcore: u32,
     counters: Arc<WorkerCounters>,
     port_counters: Vec<Arc<PortCounters>>,
-    rings: Arc<ControlRings>,
     multi_segment_dropped: Arc<cidlb_dataplane::counters::Counter>,
 }
 
@@ -167,7 +166,6 @@ fn forward(eal: &Eal, config: &Config, args: &RunArgs) -> anyhow::Result<()> {
             lcore,
             counters,
             port_counters: port_counters.clone(),
-            rings,
             multi_segment_dropped: io.multi_segment_dropped(),
         });
         pumps.push((lcore, Pump::new(io, worker, port_counters)));

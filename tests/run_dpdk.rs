@@ -88,12 +88,16 @@ fn config(eal_args: &[&str], workers: &[u32], ports: &[(&str, &str)]) -> String 
     let eal: Vec<String> = eal_args.iter().map(|a| format!("{a:?}")).collect();
     let workers: Vec<String> = workers.iter().map(u32::to_string).collect();
     let mut text = format!(
-        "[eal]\nargs = [{}]\n\n[dataplane]\nworkers = [{}]\ncontrol_core = 0\nmbufs = 4095\nmbuf_cache = 128\n",
+        "[eal]\nargs = [{}]\n\n[dataplane]\nworkers = [{}]\ncontrol_core = 0\nmbufs = 16383\nmbuf_cache = 128\n",
         eal.join(", "),
         workers.join(", ")
     );
-    for (name, device) in ports {
-        text += &format!("\n[[port]]\nname = {name:?}\ndevice = {device:?}\nmac = \"02:00:00:00:00:01\"\n");
+    for (i, (name, device)) in ports.iter().enumerate() {
+        text += &format!(
+            "\n[[port]]\nname = {name:?}\ndevice = {device:?}\nmac = \"02:00:00:00:00:0{}\"\nipv4 = \"192.0.{}.1/24\"\n",
+            i + 1,
+            i + 2
+        );
     }
     text
 }
@@ -338,7 +342,7 @@ fn refuses_eal_args_without_no_pci() {
     let outcome = wait_bounded(&dir, child, Duration::from_secs(20));
     assert!(!outcome.status.success());
     assert!(outcome.stderr.contains("--no-pci"), "{}", outcome.stderr);
-    assert!(outcome.stderr.contains("[eal] args"), "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("eal.args"), "{}", outcome.stderr);
     assert!(!outcome.stderr.contains("EAL:"), "refused before the EAL started:\n{}", outcome.stderr);
 }
 

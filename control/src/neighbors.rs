@@ -101,9 +101,11 @@ mod tests {
         r.set_wanted(vec![(0, ip("192.0.2.11")), (0, ip("192.0.2.254"))]);
         assert_eq!(r.due(0, &[ip("192.0.2.254")]).len(), 1, "static entries are not asked for");
         assert!(r.due(RETRY_NS / 2, &[]).iter().all(|(_, i)| *i == ip("192.0.2.254")));
-        assert_eq!(r.due(RETRY_NS, &[]).len(), 2);
-        r.learn(ip("192.0.2.11"), [2, 0, 0, 0, 0, 0x11], RETRY_NS);
-        assert!(r.due(2 * RETRY_NS, &[]).iter().all(|(_, i)| *i != ip("192.0.2.11")));
-        assert_eq!(r.due(RETRY_NS + REFRESH_NS, &[]).iter().filter(|(_, i)| *i == ip("192.0.2.11")).count(), 1);
+        assert!(r.due(RETRY_NS / 2 + 1, &[]).is_empty(), "nothing is due twice within a second");
+        assert_eq!(r.due(RETRY_NS * 3 / 2, &[]).len(), 2);
+        r.learn(ip("192.0.2.11"), [2, 0, 0, 0, 0, 0x11], 2 * RETRY_NS);
+        assert!(r.due(3 * RETRY_NS, &[]).iter().all(|(_, i)| *i != ip("192.0.2.11")), "resolved: not asked");
+        let refresh = r.due(2 * RETRY_NS + REFRESH_NS, &[]);
+        assert_eq!(refresh.iter().filter(|(_, i)| *i == ip("192.0.2.11")).count(), 1, "refreshed after REFRESH_NS");
     }
 }

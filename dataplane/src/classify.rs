@@ -244,13 +244,14 @@ impl Classifier {
         let tuple_key = parsed.l4_present.then(|| five_tuple(parsed));
         let now_s = (now / 1_000_000_000) as u32;
         let half_timeout_s = (snapshot.session_timeout_ns / 2_000_000_000) as u32;
-        if let Some(value) = self.sessions.lookup(&label_key, now) {
+        let label_hash = self.sessions.hash(&label_key);
+        if let Some(value) = self.sessions.lookup_hashed(&label_key, label_hash, now) {
             if let Some(node) = usable(snapshot, value.node_id) {
                 // Keep the 5-tuple entry alive, refreshing it at most every half timeout.
                 if let Some(tuple_key) = tuple_key {
                     if now_s.wrapping_sub(value.aux) >= half_timeout_s.max(1) {
                         self.sessions.insert(tuple_key, SessionValue { node_id: value.node_id, aux: 0 }, now);
-                        self.sessions.insert(label_key, SessionValue { node_id: value.node_id, aux: now_s }, now);
+                        self.sessions.insert_hashed(label_key, label_hash, SessionValue { node_id: value.node_id, aux: now_s }, now);
                     }
                 }
                 counters.session_hits.inc();
@@ -261,19 +262,19 @@ impl Classifier {
             if let Some(value) = self.sessions.lookup(&tuple_key, now) {
                 if let Some(node) = usable(snapshot, value.node_id) {
                     counters.relabels.inc();
-                    self.insert(label_key, SessionValue { node_id: value.node_id, aux: now_s }, now, counters);
+                    self.insert(label_key, label_hash, SessionValue { node_id: value.node_id, aux: now_s }, now, counters);
                     return Verdict::Forward { service: service_index, node, route: Route::Relabel };
                 }
             }
         }
-        let hash = snapshot.hasher.hash_flow(&label_key);
-        let Some(node) = service.pick(hash) else {
+        let Some(node) = service.pick(label_hash) else {
             return Verdict::Drop(DropReason::NoHealthyNode);
         };
         let node_id = snapshot.nodes[node as usize].id;
-        self.insert(label_key, SessionValue { node_id, aux: now_s }, now, counters);
+        self.insert(label_key, label_hash, SessionValue { node_id, aux: now_s }, now, counters);
         if let Some(tuple_key) = tuple_key {
-            self.insert(tuple_key, SessionValue { node_id, aux: 0 }, now, counters);
+            // The 5-tuple companion is bookkeeping for relabel detection, not a new session.
+            self.sessions.insert(tuple_key, SessionValue { node_id, aux: 0 }, now);
         }
         Verdict::Forward { service: service_index, node, route: Route::SessionNew }
     }
@@ -289,7 +290,10 @@ impl Classifier {
         counters: &WorkerCounters,
     ) -> Verdict {
         let key = five_tuple(parsed);
-        if let Some(value) = self.sessions.lookup(&key, now) {
+        // One keyed hash per packet: the bucket, its signature and, on a miss, the Maglev
+        // slot (the table's key is the config's `hash_key`, as the snapshot's).
+        let hash = self.sessions.hash(&key);
+        if let Some(value) = self.sessions.lookup_hashed(&key, hash, now) {
             if let Some(node) = usable(snapshot, value.node_id) {
                 counters.session_hits.inc();
                 return Verdict::Forward { service: service_index, node, route: Route::SessionHit };
@@ -297,20 +301,23 @@ impl Classifier {
             // Its node went down or left the config: the session moves (counted).
             counters.sessions_rescheduled.inc();
         }
-        let hash = snapshot.hasher.hash_flow(&key);
         let Some(node) = service.pick(hash) else {
             return Verdict::Drop(DropReason::NoHealthyNode);
         };
-        self.insert(key, SessionValue { node_id: snapshot.nodes[node as usize].id, aux: 0 }, now, counters);
+        self.insert(key, hash, SessionValue { node_id: snapshot.nodes[node as usize].id, aux: 0 }, now, counters);
         Verdict::Forward { service: service_index, node, route: Route::SessionNew }
     }
 
-    fn insert(&mut self, key: FlowKey, value: SessionValue, now: u64, counters: &WorkerCounters) {
-        match self.sessions.insert(key, value, now) {
+    fn insert(&mut self, key: FlowKey, hash: u64, value: SessionValue, now: u64, counters: &WorkerCounters) {
+        match self.sessions.insert_hashed(key, hash, value, now) {
             InsertOutcome::Inserted => counters.sessions_created.inc(),
             InsertOutcome::Evicted => {
                 counters.sessions_created.inc();
                 counters.sessions_evicted.inc();
+            }
+            InsertOutcome::ReplacedExpired => {
+                counters.sessions_created.inc();
+                counters.sessions_expired.inc();
             }
             InsertOutcome::Updated => {}
         }
