@@ -358,3 +358,51 @@ fn unknown_device_is_named_in_the_error() {
     assert!(!outcome.status.success());
     assert!(outcome.stderr.contains("no DPDK device named `net_null7`"), "{}", outcome.stderr);
 }
+
+/// The fixture subset on DPDK: the demo capture (every scenario of the data path) through a
+/// real DPDK port gives exactly the packets `cidlb replay` gives, in the same order, and they
+/// obey the rules (CID records on their node, flows on one node).
+#[test]
+fn demo_capture_through_dpdk_matches_replay() {
+    use cidlb_dataplane::io::pcap::{read_pcap, write_pcap as write_captured};
+    let dir = TestDir::new("demo");
+    let packets = cidlb_perf::profiles::generate("demo", &cidlb_perf::profiles::ProfileParams { flows: 60, ..Default::default() })
+        .expect("demo profile");
+    write_captured(&dir.path("in.pcap"), &packets).expect("write capture");
+    let config_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/demo.toml");
+    let Some(outcome) = run_cidlb(
+        &dir,
+        "demo",
+        &config_path,
+        &["--duration", "2", "--stats-json", "s.json"],
+        &["--vdev=net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap"],
+        Duration::from_secs(30),
+        &no_signal,
+    ) else {
+        return;
+    };
+    assert!(outcome.status.success(), "exit {:?}\nstderr:\n{}", outcome.status, outcome.stderr);
+    let replay = Command::new(CIDLB)
+        .current_dir(&dir.0)
+        .args(["replay", "--config", &config_path.display().to_string(), "--in", "in.pcap", "--out", "replay.pcap"])
+        .output()
+        .expect("run replay");
+    assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
+
+    let dpdk: Vec<Vec<u8>> = read_pcap(&dir.path("out.pcap"), 0).expect("out.pcap").into_iter().map(|p| p.bytes).collect();
+    let replayed: Vec<Vec<u8>> = read_pcap(&dir.path("replay.pcap"), 0).expect("replay.pcap").into_iter().map(|p| p.bytes).collect();
+    assert_eq!(dpdk.len(), replayed.len(), "as many packets out of DPDK as out of replay");
+    for (i, (a, b)) in dpdk.iter().zip(&replayed).enumerate() {
+        assert_eq!(a, b, "packet {i} differs between DPDK and replay");
+    }
+    let s = stats(&dir.path("s.json"));
+    assert_eq!(s["ports"][0]["rx_packets"].as_u64(), Some(packets.len() as u64));
+    assert!(s["totals"]["cid_forwarded"].as_u64().unwrap() > 0);
+    for reason in ["unknown_cid", "cid_truncated", "ttl_exceeded", "no_service"] {
+        assert_eq!(s["drops"][reason].as_u64(), Some(1), "{reason}");
+    }
+    let config = cidlb_config::load(&config_path).expect("demo config");
+    let summary = cidlb_perf::summary::Summary::of(&config, &read_pcap(&dir.path("out.pcap"), 0).unwrap());
+    assert!(summary.is_correct(), "{}", summary.render());
+    assert_eq!(summary.cid_records, s["totals"]["cid_forwarded"].as_u64().unwrap());
+}
