@@ -184,6 +184,7 @@ fn forward(eal: &Eal, config: &Config, args: &RunArgs) -> anyhow::Result<()> {
                 }
             }
             pump.flush();
+            pump.drop_pending();
             0
         });
         match result {

@@ -412,7 +412,7 @@ fn truncated_packets_of_every_header_type_are_dropped_with_a_reason() {
                     reasons.insert(reason.name());
                 }
                 Outcome::Sent(frames) => panic!("a truncated frame ({len} of {meaningful}) was sent: {:?}", frames),
-                Outcome::Consumed => panic!("a truncated frame was handed to control"),
+                Outcome::Consumed | Outcome::Held => panic!("a truncated frame was handed on"),
             }
             // The same cut with the IP length fields telling the truth about it: now the
             // upper-layer header itself is what is short.
@@ -447,4 +447,39 @@ fn unknown_cid_can_fall_back_to_the_session_path() {
     let out = h.forward(S, &from_client4(1, 10001, 5684, &record));
     assert!(matches!(wire::parse(&out).unwrap().dst_ip(), IpAddr::V4(a) if (11..=13).contains(&a.octets()[3])));
     assert_eq!(h.counters.sessions_created.get(), 1);
+}
+
+#[test]
+fn unresolved_next_hops_are_resolved_by_arp_and_held_frames_released() {
+    // The demo config without the static neighbour entry for node 1.
+    let text = support::demo_config_text().replace("[[neighbor]]\nip = \"192.0.2.11\"\nmac = \"02:00:00:00:00:11\"\n", "");
+    assert!(!text.contains("192.0.2.11\"\nmac"), "entry removed");
+    let mut h = Harness::new(support::config(&text));
+    // The control thread asks for node 1 on its first tick: an ARP request goes out.
+    let sent = h.tick(S / 2);
+    let request = sent.iter().find_map(|f| wire::arp_summary(f)).expect("an ARP request for node 1");
+    assert!(request.is_request);
+    assert_eq!(request.target_ip, node4(1));
+    assert_eq!(request.sender_ip, Ipv4Addr::new(192, 0, 2, 1));
+    // A CID record for node 1 waits for the answer.
+    let record = dtls::cid_record(&cid_for(1, 3), 1, 5, &[0xab; 32]);
+    assert_eq!(h.send(S, &from_client4(3, 10003, 5684, &record)), Outcome::Held);
+    assert_eq!(h.pump.pending(), 1);
+    // Node 1 answers; the control thread learns and publishes; the held frame leaves.
+    let mut reply = wire::build::arp_request_frame(node_mac(0x11), node4(1), Ipv4Addr::new(192, 0, 2, 1));
+    reply[0..6].copy_from_slice(&BALANCER_MAC);
+    reply[21] = 2; // ARP operation: reply
+    reply[32..38].copy_from_slice(&BALANCER_MAC);
+    assert_eq!(h.send(S + 1, &reply), Outcome::Consumed);
+    let released = h.tick(S + 2);
+    assert_eq!(released.len(), 1, "the held frame is sent once node 1 is resolved");
+    assert_eq!(hex(&released[0]), hex(&nat4(3, 10003, 5684, 1, &record)));
+    // A frame that waits too long is dropped and counted.
+    let text = support::demo_config_text().replace("[[neighbor]]\nip = \"192.0.2.12\"\nmac = \"02:00:00:00:00:12\"\n", "");
+    let mut h = Harness::new(support::config(&text));
+    let record = dtls::cid_record(&cid_for(2, 3), 1, 5, &[0xab; 32]);
+    assert_eq!(h.send(S, &from_client4(3, 10003, 5684, &record)), Outcome::Held);
+    h.tick(S + cidlb_dataplane::worker::PENDING_TIMEOUT_NS);
+    assert_eq!(h.pump.pending(), 0);
+    assert_eq!(h.counters.drops[DropReason::NeighborUnresolved as usize].get(), 1);
 }

@@ -91,13 +91,14 @@ impl Control {
             self.unhandled_packets += 1;
             return false;
         };
+        // Workers hand over ARP replies, requests for our addresses/VIPs, and ND.
         if let Some(arp) = wire::arp_summary(data) {
-            return self.neighbors.learn(IpAddr::V4(arp.sender_ip), arp.sender_mac, now);
+            return self.neighbors.learn(IpAddr::V4(arp.sender_ip), arp.sender_mac, now, arp.is_request);
         }
         if let Some(nd) = wire::nd_summary(&parsed, data) {
             if let Some(mac) = nd.link_layer {
                 let ip = if nd.is_advertisement { IpAddr::V6(nd.target) } else { IpAddr::from(parsed.src) };
-                return self.neighbors.learn(ip, mac, now);
+                return self.neighbors.learn(ip, mac, now, !nd.is_advertisement);
             }
             return false;
         }

@@ -137,6 +137,8 @@ pub struct WorkerCounters {
     pub nd_replies: Counter,
     pub echo_replies: Counter,
     pub to_control: Counter,
+    /// Frames held while their next hop was being resolved.
+    pub pending_held: Counter,
     /// Bursts that held at least one packet.
     pub bursts: Counter,
     pub drops: [Counter; DropReason::COUNT],
@@ -170,6 +172,7 @@ impl Default for WorkerCounters {
             nd_replies: Counter::default(),
             echo_replies: Counter::default(),
             to_control: Counter::default(),
+            pending_held: Counter::default(),
             bursts: Counter::default(),
             drops: std::array::from_fn(|_| Counter::default()),
             node_packets: std::array::from_fn(|_| Counter::default()),
@@ -188,7 +191,7 @@ impl WorkerCounters {
         self.drops.iter().map(Counter::get).sum()
     }
     /// (name, value) of every non-drop counter, for stats and metrics.
-    pub fn named(&self) -> [(&'static str, u64); 20] {
+    pub fn named(&self) -> [(&'static str, u64); 21] {
         [
             ("rx_packets", self.rx_packets.get()),
             ("rx_bytes", self.rx_bytes.get()),
@@ -209,6 +212,7 @@ impl WorkerCounters {
             ("nd_replies", self.nd_replies.get()),
             ("echo_replies", self.echo_replies.get()),
             ("to_control", self.to_control.get()),
+            ("pending_held", self.pending_held.get()),
             ("bursts", self.bursts.get()),
         ]
     }

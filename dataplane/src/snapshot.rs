@@ -366,14 +366,21 @@ impl Snapshot {
     }
 
     /// Egress port and next-hop MAC toward a client or other off-node destination.
-    pub fn route_to(&self, destination: IpAddr) -> (u16, Option<[u8; 6]>) {
+    /// Returns the port, the next hop's address and its MAC when known.
+    pub fn route_to(&self, destination: IpAddr) -> (u16, IpAddr, Option<[u8; 6]>) {
         let (port, next_hop) = route(&self.ports, destination);
         if next_hop == destination {
-            (port, self.neighbors.get(&destination).copied())
+            (port, next_hop, self.neighbors.get(&destination).copied())
         } else {
             let (g4, g6) = self.gateway_macs.get(port as usize).copied().unwrap_or((None, None));
-            (port, if destination.is_ipv4() { g4 } else { g6 })
+            (port, next_hop, if destination.is_ipv4() { g4 } else { g6 })
         }
+    }
+
+    /// The MAC of a next hop, when known (static or resolved).
+    #[inline]
+    pub fn neighbor_mac(&self, next_hop: &IpAddr) -> Option<[u8; 6]> {
+        self.neighbors.get(next_hop).copied()
     }
 
     /// Every next hop the balancer needs a MAC for: node next hops and gateways.

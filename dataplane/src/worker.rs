@@ -22,6 +22,9 @@ pub enum Action {
     Transmit { port: u16 },
     /// Copied to the control ring (health-probe reply, neighbour message); free the frame.
     Consumed,
+    /// Rewritten for `port` but the next hop's MAC is not known yet: hold the frame (bounded)
+    /// until the control thread resolves `next_hop`, then set the MACs and send it.
+    Hold { port: u16, next_hop: std::net::IpAddr },
     Drop(DropReason),
 }
 
@@ -62,6 +65,9 @@ impl ControlRings {
     }
 }
 
+/// How long a frame may wait for its next hop to be resolved (ARP/ND retries every second).
+pub const PENDING_TIMEOUT_NS: u64 = 3_000_000_000;
+
 /// The sizes a worker is built with (from `[dataplane]`).
 #[derive(Clone, Debug)]
 pub struct WorkerParams {
@@ -70,6 +76,9 @@ pub struct WorkerParams {
     pub drain_ns: u64,
     pub sessions: u32,
     pub fragments: u32,
+    /// Frames that may wait for a next hop's MAC at once, and how long each may wait.
+    pub pending: usize,
+    pub pending_timeout_ns: u64,
     /// Session-table buckets examined for expiry per burst.
     pub expiry_budget: usize,
 }
@@ -82,6 +91,8 @@ impl WorkerParams {
             drain_ns: dataplane.drain_interval.as_nanos_u64(),
             sessions: dataplane.sessions_per_worker,
             fragments: dataplane.fragments_per_worker,
+            pending: dataplane.pending_per_worker as usize,
+            pending_timeout_ns: PENDING_TIMEOUT_NS,
             expiry_budget: 64,
         }
     }
@@ -144,9 +155,6 @@ impl Worker {
                 }
                 match service.forward {
                     Forward::Nat => {
-                        let Some(next_hop_mac) = node.next_hop_mac else {
-                            return Action::Drop(DropReason::NeighborUnresolved);
-                        };
                         let target_port = if parsed.l4_present { service.target_port } else { None };
                         if let Err(reason) = rewrite::nat_destination(frame.data_mut(), &parsed, node.address.to_ip(), target_port) {
                             return Action::Drop(reason);
@@ -154,9 +162,12 @@ impl Worker {
                         let Some(out) = snapshot.ports.get(node.port as usize) else {
                             return Action::Drop(DropReason::NotForUs);
                         };
-                        rewrite::set_macs(frame.data_mut(), out.mac, next_hop_mac);
                         counters.node_packets[node_index as usize].inc();
                         counters.service_packets[service_index as usize].inc();
+                        let Some(next_hop_mac) = node.next_hop_mac else {
+                            return Action::Hold { port: node.port, next_hop: node.next_hop };
+                        };
+                        rewrite::set_macs(frame.data_mut(), out.mac, next_hop_mac);
                         Action::Transmit { port: node.port }
                     }
                     // Rejected by Snapshot::build until IP-in-IP lands; never reached.
@@ -167,19 +178,19 @@ impl Worker {
                 let service = &snapshot.services[service_index as usize];
                 self.classifier.note_reply_fragment(&parsed, service_index, now);
                 let source_port = if parsed.l4_present && service.port != 0 { Some(service.port) } else { None };
-                let (out_port, next_hop_mac) = snapshot.route_to(parsed_destination(&parsed));
-                let Some(next_hop_mac) = next_hop_mac else {
-                    return Action::Drop(DropReason::NeighborUnresolved);
-                };
+                let (out_port, next_hop, next_hop_mac) = snapshot.route_to(parsed_destination(&parsed));
                 if let Err(reason) = rewrite::nat_source(frame.data_mut(), &parsed, service.vip.to_ip(), source_port) {
                     return Action::Drop(reason);
                 }
                 let Some(out) = snapshot.ports.get(out_port as usize) else {
                     return Action::Drop(DropReason::NotForUs);
                 };
-                rewrite::set_macs(frame.data_mut(), out.mac, next_hop_mac);
                 counters.reverse_nat.inc();
                 counters.service_replies[service_index as usize].inc();
+                let Some(next_hop_mac) = next_hop_mac else {
+                    return Action::Hold { port: out_port, next_hop };
+                };
+                rewrite::set_macs(frame.data_mut(), out.mac, next_hop_mac);
                 Action::Transmit { port: out_port }
             }
             Verdict::Local(local) => self.answer(local, in_port, &parsed, frame),
@@ -258,6 +269,28 @@ pub struct Pump<Io: PacketIo> {
     /// borrowed (cloned once at start: no refcount traffic per burst).
     counters: Arc<WorkerCounters>,
     last_drain: u64,
+    pending: Pending<Io::Buf>,
+}
+
+/// Frames waiting for a next hop's MAC: bounded, allocated once, released when a snapshot
+/// with the MAC arrives, dropped (counted) when full or after `timeout_ns`.
+struct Pending<B> {
+    frames: std::collections::VecDeque<(B, u16, std::net::IpAddr, u64)>,
+    capacity: usize,
+    timeout_ns: u64,
+    /// Snapshot generation the queue was last checked against.
+    checked: u64,
+}
+
+impl<B: Frame> Pending<B> {
+    fn hold(&mut self, frame: B, port: u16, next_hop: std::net::IpAddr, now: u64, counters: &WorkerCounters) {
+        if self.frames.len() >= self.capacity {
+            counters.count_drop(DropReason::NeighborUnresolved);
+            return;
+        }
+        counters.pending_held.inc();
+        self.frames.push_back((frame, port, next_hop, now));
+    }
 }
 
 /// Per-port transmit buffers and this worker's per-port counters.
@@ -309,13 +342,19 @@ impl<Io: PacketIo> Pump<Io> {
         let burst = worker.params.burst.clamp(1, crate::MAX_BURST);
         let tx = TxBuffers { buffers: (0..ports).map(|_| Burst::new()).collect(), port_counters, burst };
         let counters = Arc::clone(&worker.counters);
-        Pump { io, worker, rx: Burst::new(), tx, counters, last_drain: 0 }
+        let pending = Pending {
+            frames: std::collections::VecDeque::with_capacity(worker.params.pending),
+            capacity: worker.params.pending,
+            timeout_ns: worker.params.pending_timeout_ns,
+            checked: worker.snapshot.generation,
+        };
+        Pump { io, worker, rx: Burst::new(), tx, counters, last_drain: 0, pending }
     }
 
     /// One pass: receive a burst on every port, decide, buffer for transmit, drain buffers
     /// that are full or older than the drain interval. Returns packets received.
     pub fn poll(&mut self, now: u64) -> usize {
-        let Pump { io, worker, rx, tx, counters, last_drain } = self;
+        let Pump { io, worker, rx, tx, counters, last_drain, pending } = self;
         let counters: &WorkerCounters = counters;
         worker.refresh_snapshot();
         let mut received = 0;
@@ -334,6 +373,7 @@ impl<Io: PacketIo> Pump<Io> {
                 match worker.process(now, port, &mut frame) {
                     Action::Transmit { port: out } => tx.enqueue(io, counters, out, frame),
                     Action::Consumed => counters.to_control.inc(),
+                    Action::Hold { port: out, next_hop } => pending.hold(frame, out, next_hop, now, counters),
                     Action::Drop(reason) => {
                         counters.count_drop(reason);
                         tx.port_counters[port as usize].dropped.inc();
@@ -355,6 +395,9 @@ impl<Io: PacketIo> Pump<Io> {
             buf.data_mut()[..len].copy_from_slice(packet.data());
             tx.enqueue(io, counters, packet.port, buf);
         }
+        if !pending.frames.is_empty() {
+            Self::release_pending(pending, worker, tx, io, counters, now);
+        }
         worker.housekeeping(now);
         if now.saturating_sub(*last_drain) >= worker.params.drain_ns {
             for port in 0..tx.buffers.len() as u16 {
@@ -365,10 +408,48 @@ impl<Io: PacketIo> Pump<Io> {
         received
     }
 
+    /// Send held frames whose next hop is now known; drop those that waited too long.
+    fn release_pending(
+        pending: &mut Pending<Io::Buf>,
+        worker: &Worker,
+        tx: &mut TxBuffers<Io::Buf>,
+        io: &mut Io,
+        counters: &WorkerCounters,
+        now: u64,
+    ) {
+        let snapshot = &worker.snapshot;
+        let fresh = pending.checked != snapshot.generation;
+        pending.checked = snapshot.generation;
+        for _ in 0..pending.frames.len() {
+            let Some((mut frame, port, next_hop, since)) = pending.frames.pop_front() else { break };
+            let mac = if fresh { snapshot.neighbor_mac(&next_hop) } else { None };
+            match (mac, snapshot.ports.get(port as usize)) {
+                (Some(mac), Some(out)) => {
+                    rewrite::set_macs(frame.data_mut(), out.mac, mac);
+                    tx.enqueue(io, counters, port, frame);
+                }
+                _ if now.saturating_sub(since) >= pending.timeout_ns => counters.count_drop(DropReason::NeighborUnresolved),
+                _ => pending.frames.push_back((frame, port, next_hop, since)),
+            }
+        }
+    }
+
     /// Send everything buffered (drain timer, and before stopping).
     pub fn flush(&mut self) {
         for port in 0..self.tx.buffers.len() as u16 {
             self.tx.send(&mut self.io, &self.counters, port);
         }
+    }
+
+    /// Before stopping: frames still waiting for a neighbour are dropped and counted.
+    pub fn drop_pending(&mut self) {
+        for _ in self.pending.frames.drain(..) {
+            self.counters.count_drop(DropReason::NeighborUnresolved);
+        }
+    }
+
+    /// Frames waiting for a next hop's MAC.
+    pub fn pending(&self) -> usize {
+        self.pending.frames.len()
     }
 }

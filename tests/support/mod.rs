@@ -37,6 +37,8 @@ pub enum Outcome {
     Dropped(DropReason),
     /// Handed to the control thread.
     Consumed,
+    /// Waiting for its next hop's MAC.
+    Held,
 }
 
 pub struct Harness {
@@ -70,6 +72,7 @@ impl Harness {
     pub fn send(&mut self, at_ns: u64, frame: &[u8]) -> Outcome {
         let drops_before: Vec<u64> = self.counters.drops.iter().map(|c| c.get()).collect();
         let consumed_before = self.counters.to_control.get();
+        let held_before = self.counters.pending_held.get();
         self.pump.io.push(CapturedPacket { port: 0, timestamp_ns: at_ns, bytes: frame.to_vec() });
         self.pump.poll(at_ns);
         self.control.poll(at_ns);
@@ -82,12 +85,27 @@ impl Harness {
         if self.counters.to_control.get() > consumed_before {
             return Outcome::Consumed;
         }
+        if self.counters.pending_held.get() > held_before {
+            return Outcome::Held;
+        }
         for reason in DropReason::ALL {
             if self.counters.drops[*reason as usize].get() > drops_before[*reason as usize] {
                 return Outcome::Dropped(*reason);
             }
         }
         panic!("packet neither sent, consumed nor dropped: silently lost");
+    }
+
+    /// Let time pass without input: the worker polls (sending what the control thread asked
+    /// for, releasing held frames), the control thread runs its timers. Returns what was sent.
+    pub fn tick(&mut self, at_ns: u64) -> Vec<Vec<u8>> {
+        self.pump.poll(at_ns);
+        self.control.poll(at_ns);
+        self.pump.poll(at_ns);
+        self.pump.flush();
+        let out: Vec<Vec<u8>> = self.pump.io.output[self.seen_output..].iter().map(|p| p.bytes.clone()).collect();
+        self.seen_output = self.pump.io.output.len();
+        out
     }
 
     /// Send and expect exactly one frame out.
