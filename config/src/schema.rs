@@ -69,6 +69,8 @@ pub struct Dataplane {
     pub pending_per_worker: u32,
     /// Outer TTL / hop limit of IP-in-IP packets.
     pub tunnel_ttl: u8,
+    /// ICMP "fragmentation needed" / "packet too big" errors each worker may send per second.
+    pub icmp_errors_per_second: u32,
 }
 
 impl Default for Dataplane {
@@ -89,6 +91,7 @@ impl Default for Dataplane {
             drain_interval: DurationValue(std::time::Duration::from_micros(100)),
             pending_per_worker: 256,
             tunnel_ttl: 64,
+            icmp_errors_per_second: 100,
         }
     }
 }

@@ -92,7 +92,8 @@ drop_reasons! {
     FragmentUnmatched => "fragment_unmatched",
     /// Next hop's MAC unknown and the pending queue is full.
     NeighborUnresolved => "neighbor_unresolved",
-    /// Encapsulated or forwarded packet larger than the port MTU.
+    /// Too big for the tunnel and the ICMP error budget of this second is spent (or the
+    /// MTU leaves no room for even one fragment).
     MtuExceeded => "mtu_exceeded",
     /// No headroom/tailroom to rewrite the packet.
     NoRoom => "no_room",
@@ -139,6 +140,12 @@ pub struct WorkerCounters {
     pub to_control: Counter,
     /// Frames held while their next hop was being resolved.
     pub pending_held: Counter,
+    /// Packets sent to a node in an IP-in-IP tunnel.
+    pub tunnel_encapsulated: Counter,
+    /// Tunnel packets sent as outer fragments (inner IPv4 without DF, too big for the MTU).
+    pub tunnel_fragmented: Counter,
+    /// ICMP "fragmentation needed" / ICMPv6 "packet too big" sent to clients.
+    pub icmp_too_big_sent: Counter,
     /// Bursts that held at least one packet.
     pub bursts: Counter,
     pub drops: [Counter; DropReason::COUNT],
@@ -173,6 +180,9 @@ impl Default for WorkerCounters {
             echo_replies: Counter::default(),
             to_control: Counter::default(),
             pending_held: Counter::default(),
+            tunnel_encapsulated: Counter::default(),
+            tunnel_fragmented: Counter::default(),
+            icmp_too_big_sent: Counter::default(),
             bursts: Counter::default(),
             drops: std::array::from_fn(|_| Counter::default()),
             node_packets: std::array::from_fn(|_| Counter::default()),
@@ -191,7 +201,7 @@ impl WorkerCounters {
         self.drops.iter().map(Counter::get).sum()
     }
     /// (name, value) of every non-drop counter, for stats and metrics.
-    pub fn named(&self) -> [(&'static str, u64); 21] {
+    pub fn named(&self) -> [(&'static str, u64); 24] {
         [
             ("rx_packets", self.rx_packets.get()),
             ("rx_bytes", self.rx_bytes.get()),
@@ -213,6 +223,9 @@ impl WorkerCounters {
             ("echo_replies", self.echo_replies.get()),
             ("to_control", self.to_control.get()),
             ("pending_held", self.pending_held.get()),
+            ("tunnel_encapsulated", self.tunnel_encapsulated.get()),
+            ("tunnel_fragmented", self.tunnel_fragmented.get()),
+            ("icmp_too_big_sent", self.icmp_too_big_sent.get()),
             ("bursts", self.bursts.get()),
         ]
     }

@@ -12,6 +12,7 @@ pub mod rewrite;
 pub mod select;
 pub mod session;
 pub mod snapshot;
+pub mod tunnel;
 pub mod wire;
 pub mod worker;
 

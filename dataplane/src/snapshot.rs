@@ -260,18 +260,26 @@ impl Snapshot {
         let mut vips: FxHashMap<Address, Vec<u16>> = FxHashMap::default();
         let mut replies = FxHashMap::default();
         for (si, s) in config.service.iter().enumerate() {
-            if s.forward == Forward::Ipip {
-                return Err(format!(
-                    "service `{}`: forward = \"ipip\" is not available in this version; use \"nat\"",
-                    s.name
-                ));
-            }
             let mut members = Vec::with_capacity(s.nodes.len());
             let mut cid_nodes = FxHashMap::default();
             for id in &s.nodes {
                 let index = *node_ids.get(id).ok_or_else(|| format!("service `{}` names unknown node {id}", s.name))?;
                 members.push(index);
                 cid_nodes.insert(*id, index);
+                if s.forward == Forward::Ipip {
+                    // The outer source is the egress port's own address of the node's family.
+                    let node = &nodes[index as usize];
+                    let port = &ports[node.port as usize];
+                    let has_source = if node.address.v6 { port.ipv6.is_some() } else { port.ipv4.is_some() };
+                    if !has_source {
+                        return Err(format!(
+                            "service `{}`: node {id} is reached through port `{}`, which has no {} address to be the tunnel source",
+                            s.name,
+                            port.name,
+                            if node.address.v6 { "ipv6" } else { "ipv4" }
+                        ));
+                    }
+                }
             }
             // Maglev over the nodes that take new sessions (Maglev §3.4: rebuilt on change).
             let eligible: Vec<(u32, u32)> = members

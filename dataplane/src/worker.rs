@@ -10,6 +10,7 @@ use crate::rewrite;
 use crate::select::FlowHasher;
 use crate::session::SessionTable;
 use crate::snapshot::{Snapshot, SnapshotSource};
+use crate::tunnel::{self, Fit, Outer, RateLimit};
 use crate::wire::{self, Parsed};
 use cidlb_config::Forward;
 use crossbeam_queue::ArrayQueue;
@@ -25,6 +26,9 @@ pub enum Action {
     /// Rewritten for `port` but the next hop's MAC is not known yet: hold the frame (bounded)
     /// until the control thread resolves `next_hop`, then set the MACs and send it.
     Hold { port: u16, next_hop: std::net::IpAddr },
+    /// An encapsulated frame too big for `port`'s MTU: send it as outer fragments of at most
+    /// `mtu` bytes (the outer header is at `l3`).
+    Fragments { port: u16, mtu: u16, l3: u16, identification: u32 },
     Drop(DropReason),
 }
 
@@ -65,6 +69,9 @@ impl ControlRings {
     }
 }
 
+/// Most outer fragments one frame becomes (2 KiB of data room over a 576-byte MTU is 4).
+pub const MAX_FRAGMENTS: usize = 8;
+
 /// How long a frame may wait for its next hop to be resolved (ARP/ND retries every second).
 pub const PENDING_TIMEOUT_NS: u64 = 3_000_000_000;
 
@@ -79,6 +86,7 @@ pub struct WorkerParams {
     /// Frames that may wait for a next hop's MAC at once, and how long each may wait.
     pub pending: usize,
     pub pending_timeout_ns: u64,
+    pub icmp_errors_per_second: u32,
     /// Session-table buckets examined for expiry per burst.
     pub expiry_budget: usize,
 }
@@ -93,6 +101,7 @@ impl WorkerParams {
             fragments: dataplane.fragments_per_worker,
             pending: dataplane.pending_per_worker as usize,
             pending_timeout_ns: PENDING_TIMEOUT_NS,
+            icmp_errors_per_second: dataplane.icmp_errors_per_second,
             expiry_budget: 64,
         }
     }
@@ -106,6 +115,11 @@ pub struct Worker {
     pub counters: Arc<WorkerCounters>,
     pub rings: Arc<ControlRings>,
     pub classifier: Classifier,
+    /// Budget of ICMP "too big" errors.
+    icmp_budget: RateLimit,
+    /// Outer IPv4 identification / IPv6 fragment identification of tunnel packets; each
+    /// worker starts in its own part of the space.
+    next_identification: u32,
 }
 
 impl Worker {
@@ -116,7 +130,9 @@ impl Worker {
         // re-keys Maglev at once and the session tables at the next start.
         let sessions = SessionTable::new(params.sessions, snapshot.session_timeout_ns, FlowHasher::new(snapshot.hash_key));
         let fragments = SessionTable::new(params.fragments, snapshot.fragment_timeout_ns, FlowHasher::new(snapshot.hash_key));
-        Worker { params, snapshot, source, counters, rings, classifier: Classifier::new(sessions, fragments) }
+        let icmp_budget = RateLimit::new(params.icmp_errors_per_second);
+        let next_identification = (params.id as u32) << 24;
+        Worker { params, snapshot, source, counters, rings, classifier: Classifier::new(sessions, fragments), icmp_budget, next_identification }
     }
 
     /// Adopt a newer snapshot if the control thread published one (once per burst).
@@ -170,8 +186,42 @@ impl Worker {
                         rewrite::set_macs(frame.data_mut(), out.mac, next_hop_mac);
                         Action::Transmit { port: node.port }
                     }
-                    // Rejected by Snapshot::build until IP-in-IP lands; never reached.
-                    Forward::Ipip => Action::Drop(DropReason::NotForUs),
+                    Forward::Ipip => {
+                        let outer_v6 = node.address.v6;
+                        let Some(out) = snapshot.ports.get(node.port as usize) else {
+                            return Action::Drop(DropReason::NotForUs);
+                        };
+                        // Snapshot::build made sure the port has an address of this family.
+                        let source = match (outer_v6, out.ipv4, out.ipv6) {
+                            (false, Some((a, _)), _) => std::net::IpAddr::V4(a),
+                            (true, _, Some((a, _))) => std::net::IpAddr::V6(a),
+                            _ => return Action::Drop(DropReason::AddressFamilyMismatch),
+                        };
+                        let fit = tunnel::fit(&parsed, frame.data(), outer_v6, out.mtu);
+                        if let Fit::TooBig { mtu } = fit {
+                            return self.too_big(now, in_port, &parsed, frame, mtu);
+                        }
+                        let identification = self.next_identification;
+                        self.next_identification = self.next_identification.wrapping_add(1);
+                        let outer = Outer { source, destination: node.address.to_ip(), ttl: snapshot.tunnel_ttl, identification: identification as u16 };
+                        if let Err(reason) = tunnel::encapsulate(frame, &parsed, &outer) {
+                            return Action::Drop(reason);
+                        }
+                        counters.node_packets[node_index as usize].inc();
+                        counters.service_packets[service_index as usize].inc();
+                        counters.tunnel_encapsulated.inc();
+                        let Some(next_hop_mac) = node.next_hop_mac else {
+                            if fit == Fit::Fragment {
+                                return Action::Drop(DropReason::NeighborUnresolved);
+                            }
+                            return Action::Hold { port: node.port, next_hop: node.next_hop };
+                        };
+                        rewrite::set_macs(frame.data_mut(), out.mac, next_hop_mac);
+                        if fit == Fit::Fragment {
+                            return Action::Fragments { port: node.port, mtu: out.mtu, l3: parsed.l3_offset, identification };
+                        }
+                        Action::Transmit { port: node.port }
+                    }
                 }
             }
             Verdict::ReverseNat { service: service_index } => {
@@ -236,6 +286,30 @@ impl Worker {
                 _ => Action::Drop(DropReason::NdIgnored),
             },
             Answer::ArpReply => Action::Drop(DropReason::ArpIgnored),
+        }
+    }
+
+    /// Tell the client the path MTU through the tunnel (rate-limited).
+    fn too_big<F: Frame>(&mut self, now: u64, in_port: u16, parsed: &Parsed, frame: &mut F, mtu: u16) -> Action {
+        let Some(port) = self.snapshot.ports.get(in_port as usize) else {
+            return Action::Drop(DropReason::MtuExceeded);
+        };
+        let our_address = match parsed.l3 {
+            wire::L3::Ipv6 => port.ipv6.map(|(a, _)| std::net::IpAddr::V6(a)),
+            _ => port.ipv4.map(|(a, _)| std::net::IpAddr::V4(a)),
+        };
+        let Some(our_address) = our_address else {
+            return Action::Drop(DropReason::MtuExceeded);
+        };
+        if !self.icmp_budget.allow(now) {
+            return Action::Drop(DropReason::MtuExceeded);
+        }
+        match tunnel::too_big_reply(frame, parsed, port.mac, our_address, mtu) {
+            Ok(()) => {
+                self.counters.icmp_too_big_sent.inc();
+                Action::Transmit { port: in_port }
+            }
+            Err(reason) => Action::Drop(reason),
         }
     }
 
@@ -374,6 +448,26 @@ impl<Io: PacketIo> Pump<Io> {
                     Action::Transmit { port: out } => tx.enqueue(io, counters, out, frame),
                     Action::Consumed => counters.to_control.inc(),
                     Action::Hold { port: out, next_hop } => pending.hold(frame, out, next_hop, now, counters),
+                    Action::Fragments { port: out, mtu, l3, identification } => {
+                        let mut pieces: arrayvec::ArrayVec<Io::Buf, MAX_FRAGMENTS> = arrayvec::ArrayVec::new();
+                        let made = tunnel::fragment_outer(&mut frame, l3 as usize, mtu, identification, || io.alloc(), |piece| {
+                            // Bounded: more pieces than this cannot come from one frame.
+                            let _ = pieces.try_push(piece);
+                        });
+                        match made {
+                            Ok(_) => {
+                                counters.tunnel_fragmented.inc();
+                                tx.enqueue(io, counters, out, frame);
+                                for piece in pieces.drain(..) {
+                                    tx.enqueue(io, counters, out, piece);
+                                }
+                            }
+                            Err(reason) => {
+                                counters.count_drop(reason);
+                                tx.port_counters[port as usize].dropped.inc();
+                            }
+                        }
+                    }
                     Action::Drop(reason) => {
                         counters.count_drop(reason);
                         tx.port_counters[port as usize].dropped.inc();
