@@ -163,66 +163,13 @@ impl Worker {
         match verdict {
             Verdict::Forward { service: service_index, node: node_index, route } => {
                 let service = &snapshot.services[service_index as usize];
-                let node = &snapshot.nodes[node_index as usize];
                 match route {
                     Route::Cid => counters.cid_forwarded.inc(),
                     Route::Fragment => counters.fragments_forwarded.inc(),
                     Route::SessionHit | Route::SessionNew | Route::Relabel => counters.session_forwarded.inc(),
                 }
-                match service.forward {
-                    Forward::Nat => {
-                        let target_port = if parsed.l4_present { service.target_port } else { None };
-                        if let Err(reason) = rewrite::nat_destination(frame.data_mut(), &parsed, node.address.to_ip(), target_port) {
-                            return Action::Drop(reason);
-                        }
-                        let Some(out) = snapshot.ports.get(node.port as usize) else {
-                            return Action::Drop(DropReason::NotForUs);
-                        };
-                        counters.node_packets[node_index as usize].inc();
-                        counters.service_packets[service_index as usize].inc();
-                        let Some(next_hop_mac) = node.next_hop_mac else {
-                            return Action::Hold { port: node.port, next_hop: node.next_hop };
-                        };
-                        rewrite::set_macs(frame.data_mut(), out.mac, next_hop_mac);
-                        Action::Transmit { port: node.port }
-                    }
-                    Forward::Ipip => {
-                        let outer_v6 = node.address.v6;
-                        let Some(out) = snapshot.ports.get(node.port as usize) else {
-                            return Action::Drop(DropReason::NotForUs);
-                        };
-                        // Snapshot::build made sure the port has an address of this family.
-                        let source = match (outer_v6, out.ipv4, out.ipv6) {
-                            (false, Some((a, _)), _) => std::net::IpAddr::V4(a),
-                            (true, _, Some((a, _))) => std::net::IpAddr::V6(a),
-                            _ => return Action::Drop(DropReason::AddressFamilyMismatch),
-                        };
-                        let fit = tunnel::fit(&parsed, frame.data(), outer_v6, out.mtu);
-                        if let Fit::TooBig { mtu } = fit {
-                            return self.too_big(now, in_port, &parsed, frame, mtu);
-                        }
-                        let identification = self.next_identification;
-                        self.next_identification = self.next_identification.wrapping_add(1);
-                        let outer = Outer { source, destination: node.address.to_ip(), ttl: snapshot.tunnel_ttl, identification: identification as u16 };
-                        if let Err(reason) = tunnel::encapsulate(frame, &parsed, &outer) {
-                            return Action::Drop(reason);
-                        }
-                        counters.node_packets[node_index as usize].inc();
-                        counters.service_packets[service_index as usize].inc();
-                        counters.tunnel_encapsulated.inc();
-                        let Some(next_hop_mac) = node.next_hop_mac else {
-                            if fit == Fit::Fragment {
-                                return Action::Drop(DropReason::NeighborUnresolved);
-                            }
-                            return Action::Hold { port: node.port, next_hop: node.next_hop };
-                        };
-                        rewrite::set_macs(frame.data_mut(), out.mac, next_hop_mac);
-                        if fit == Fit::Fragment {
-                            return Action::Fragments { port: node.port, mtu: out.mtu, l3: parsed.l3_offset, identification };
-                        }
-                        Action::Transmit { port: node.port }
-                    }
-                }
+                let target_port = if parsed.l4_present { service.target_port } else { None };
+                self.to_node(now, in_port, &parsed, frame, service_index, node_index, target_port)
             }
             Verdict::ReverseNat { service: service_index } => {
                 let service = &snapshot.services[service_index as usize];
@@ -245,6 +192,78 @@ impl Worker {
             }
             Verdict::Local(local) => self.answer(local, in_port, &parsed, frame),
             Verdict::Drop(reason) => Action::Drop(reason),
+        }
+    }
+
+    /// Send a classified frame to node `node_index` of service `service_index` the way the
+    /// service forwards: NAT (destination rewritten, `target_port` when given) or IP-in-IP.
+    #[allow(clippy::too_many_arguments)]
+    fn to_node<F: Frame>(
+        &mut self,
+        now: u64,
+        in_port: u16,
+        parsed: &Parsed,
+        frame: &mut F,
+        service_index: u16,
+        node_index: u16,
+        target_port: Option<u16>,
+    ) -> Action {
+        let snapshot = &*self.snapshot;
+        let counters = &*self.counters;
+        let service = &snapshot.services[service_index as usize];
+        let node = &snapshot.nodes[node_index as usize];
+        match service.forward {
+            Forward::Nat => {
+                if let Err(reason) = rewrite::nat_destination(frame.data_mut(), parsed, node.address.to_ip(), target_port) {
+                    return Action::Drop(reason);
+                }
+                let Some(out) = snapshot.ports.get(node.port as usize) else {
+                    return Action::Drop(DropReason::NotForUs);
+                };
+                counters.node_packets[node_index as usize].inc();
+                counters.service_packets[service_index as usize].inc();
+                let Some(next_hop_mac) = node.next_hop_mac else {
+                    return Action::Hold { port: node.port, next_hop: node.next_hop };
+                };
+                rewrite::set_macs(frame.data_mut(), out.mac, next_hop_mac);
+                Action::Transmit { port: node.port }
+            }
+            Forward::Ipip => {
+                let outer_v6 = node.address.v6;
+                let Some(out) = snapshot.ports.get(node.port as usize) else {
+                    return Action::Drop(DropReason::NotForUs);
+                };
+                // Snapshot::build made sure the port has an address of this family.
+                let source = match (outer_v6, out.ipv4, out.ipv6) {
+                    (false, Some((a, _)), _) => std::net::IpAddr::V4(a),
+                    (true, _, Some((a, _))) => std::net::IpAddr::V6(a),
+                    _ => return Action::Drop(DropReason::AddressFamilyMismatch),
+                };
+                let fit = tunnel::fit(parsed, frame.data(), outer_v6, out.mtu);
+                if let Fit::TooBig { mtu } = fit {
+                    return self.too_big(now, in_port, parsed, frame, mtu);
+                }
+                let identification = self.next_identification;
+                self.next_identification = self.next_identification.wrapping_add(1);
+                let outer = Outer { source, destination: node.address.to_ip(), ttl: snapshot.tunnel_ttl, identification: identification as u16 };
+                if let Err(reason) = tunnel::encapsulate(frame, parsed, &outer) {
+                    return Action::Drop(reason);
+                }
+                counters.node_packets[node_index as usize].inc();
+                counters.service_packets[service_index as usize].inc();
+                counters.tunnel_encapsulated.inc();
+                let Some(next_hop_mac) = node.next_hop_mac else {
+                    if fit == Fit::Fragment {
+                        return Action::Drop(DropReason::NeighborUnresolved);
+                    }
+                    return Action::Hold { port: node.port, next_hop: node.next_hop };
+                };
+                rewrite::set_macs(frame.data_mut(), out.mac, next_hop_mac);
+                if fit == Fit::Fragment {
+                    return Action::Fragments { port: node.port, mtu: out.mtu, l3: parsed.l3_offset, identification };
+                }
+                Action::Transmit { port: node.port }
+            }
         }
     }
 

@@ -28,7 +28,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// IP protocol numbers (IANA), including the IPv6 extension headers.
 pub mod summary;
-pub use summary::{arp_summary, destination_mac, nd_summary, nd_target, ArpSummary, NdSummary};
+pub use summary::{arp_summary, destination_mac, embedded, is_icmp_error, nd_summary, nd_target, ArpSummary, Embedded, NdSummary};
 
 pub mod protocol {
     pub const HOP_BY_HOP: u8 = 0;
