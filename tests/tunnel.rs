@@ -346,3 +346,20 @@ sys.exit(1 if bad else 0)
     );
     println!("{}", String::from_utf8_lossy(&output.stdout).trim());
 }
+
+#[test]
+fn icmp_errors_about_a_tunnelled_flow_are_tunnelled_to_its_node_untouched() {
+    let mut h = harness(1500);
+    // A 4-in-6 five-tuple flow creates a session on node 2.
+    h.forward(S, &udp4(5685, b"coap").build());
+    // A router tells the VIP its reply to the client was too big (DSR: node 2 sent it from the
+    // VIP). The error goes to node 2 as is, in the tunnel: node 2 owns the VIP.
+    let reply = PacketBuilder::udp4(VIP4, client4(5), 5685, 10005).payload(&[9; 1400]).build_ip();
+    let error = PacketBuilder::icmp4(Ipv4Addr::new(198, 18, 0, 1), VIP4, 3, 4, [0, 0, 0x05, 0x00]).payload(&reply[..28]).macs(GATEWAY_MAC, BALANCER_MAC);
+    let out = h.forward(2 * S, &error.build());
+    let parsed = wire::parse(&out).unwrap();
+    assert_eq!((parsed.l3, parsed.proto), (L3::Ipv6, 4));
+    assert_eq!(parsed.dst_ip(), std::net::IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x12)));
+    assert_eq!(ip_of(&out)[40..], error.build_ip()[..], "the error itself is not changed");
+    assert_eq!(h.counters.icmp_errors_delivered.get(), 1);
+}

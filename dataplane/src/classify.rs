@@ -65,6 +65,9 @@ pub enum Verdict {
     Forward { service: u16, node: u16, route: Route },
     /// A node's reply: source becomes the service's VIP and port.
     ReverseNat { service: u16 },
+    /// An ICMP error about one of the service's flows: to the node serving it, or (unknown)
+    /// to every node of the service. `vip_is_source`: the quoted packet came from the VIP.
+    IcmpError { service: u16, node: Option<u16>, vip_is_source: bool },
     Local(Local),
     Drop(DropReason),
 }
@@ -122,6 +125,9 @@ impl Classifier {
         if snapshot.is_vip(&destination) {
             if is_echo_request(parsed, frame) {
                 return Verdict::Local(Local::EchoReply);
+            }
+            if wire::is_icmp_error(parsed, frame) {
+                return self.classify_icmp_error(snapshot, now, parsed, frame, destination);
             }
             return self.classify_vip(snapshot, now, parsed, frame, destination, counters);
         }
@@ -190,6 +196,46 @@ impl Classifier {
             }
         }
         verdict
+    }
+
+    /// An ICMP error to a VIP: find the flow it is about. The quoted packet is usually a
+    /// node's reply (source = VIP, RFC 792 "the internet header plus the first 64 bits"), so
+    /// the client -> VIP 5-tuple is the quote reversed; its session names the node. A quoted
+    /// packet sent to the VIP may carry the CID that names it. Otherwise every node gets it.
+    fn classify_icmp_error(&mut self, snapshot: &Snapshot, now: u64, parsed: &Parsed, frame: &[u8], vip: Address) -> Verdict {
+        let Some(quoted) = wire::embedded(parsed, frame) else {
+            return Verdict::Drop(DropReason::IcmpIgnored);
+        };
+        let (client, client_port, service_port, vip_is_source) = if quoted.src == vip.bytes {
+            (quoted.dst, quoted.dport, quoted.sport, true)
+        } else if quoted.dst == vip.bytes {
+            (quoted.src, quoted.sport, quoted.dport, false)
+        } else {
+            return Verdict::Drop(DropReason::IcmpIgnored);
+        };
+        let Some(service_index) = snapshot.service_for(&vip, quoted.proto, service_port) else {
+            return Verdict::Drop(DropReason::NoService);
+        };
+        let service = &snapshot.services[service_index as usize];
+        let mut node = None;
+        if !vip_is_source && service.balance == Balance::DtlsCid && quoted.proto == PROTO_UDP {
+            let payload = frame.get(quoted.l4_offset + 8..parsed.ip_end().min(frame.len())).unwrap_or(&[]);
+            if let Ok(Some(cid)) = wire::dtls::first_cid(payload, service.cid_length as usize) {
+                let start = service.node_id_offset as usize;
+                let id = cid.get(start..start + service.node_id_length as usize).map(|b| b.iter().fold(0u32, |a, x| (a << 8) | *x as u32));
+                node = id.and_then(|id| service.cid_nodes.get(&id).copied()).filter(|&n| snapshot.nodes[n as usize].state != NodeState::Down);
+            }
+        }
+        if node.is_none() && matches!(quoted.proto, PROTO_UDP | PROTO_TCP) {
+            let key = if vip.v6 {
+                FlowKey::five_tuple_v6(client, vip.bytes, client_port, service_port, quoted.proto)
+            } else {
+                FlowKey::five_tuple_v4(v4(&client), v4(&vip.bytes), client_port, service_port, quoted.proto)
+            };
+            // A lookup refreshes the session: an error is a sign of life of the flow.
+            node = self.sessions.lookup(&key, now).and_then(|value| usable(snapshot, value.node_id));
+        }
+        Verdict::IcmpError { service: service_index, node, vip_is_source }
     }
 
     /// `dtls-cid`: walk the datagram's records (bounded); the first `tls12_cid` record's CID

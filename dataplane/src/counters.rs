@@ -72,6 +72,8 @@ drop_reasons! {
     IcmpTruncated => "icmp_truncated",
     /// ICMP/ICMPv6 to the balancer or a VIP that needs no answer.
     IcmpIgnored => "icmp_ignored",
+    /// An ICMP error about a VIP's flow whose node is unknown, over the per-second budget.
+    IcmpRateLimited => "icmp_rate_limited",
     /// Neighbour discovery that is malformed or not for our addresses.
     NdIgnored => "nd_ignored",
     /// IP packet to an address that is neither ours, a VIP, nor a node's reply.
@@ -146,6 +148,8 @@ pub struct WorkerCounters {
     pub tunnel_fragmented: Counter,
     /// ICMP "fragmentation needed" / ICMPv6 "packet too big" sent to clients.
     pub icmp_too_big_sent: Counter,
+    /// ICMP errors about a VIP's flows handed to a node (copies count once per node).
+    pub icmp_errors_delivered: Counter,
     /// Bursts that held at least one packet.
     pub bursts: Counter,
     pub drops: [Counter; DropReason::COUNT],
@@ -183,6 +187,7 @@ impl Default for WorkerCounters {
             tunnel_encapsulated: Counter::default(),
             tunnel_fragmented: Counter::default(),
             icmp_too_big_sent: Counter::default(),
+            icmp_errors_delivered: Counter::default(),
             bursts: Counter::default(),
             drops: std::array::from_fn(|_| Counter::default()),
             node_packets: std::array::from_fn(|_| Counter::default()),
@@ -201,7 +206,7 @@ impl WorkerCounters {
         self.drops.iter().map(Counter::get).sum()
     }
     /// (name, value) of every non-drop counter, for stats and metrics.
-    pub fn named(&self) -> [(&'static str, u64); 24] {
+    pub fn named(&self) -> [(&'static str, u64); 25] {
         [
             ("rx_packets", self.rx_packets.get()),
             ("rx_bytes", self.rx_bytes.get()),
@@ -226,6 +231,7 @@ impl WorkerCounters {
             ("tunnel_encapsulated", self.tunnel_encapsulated.get()),
             ("tunnel_fragmented", self.tunnel_fragmented.get()),
             ("icmp_too_big_sent", self.icmp_too_big_sent.get()),
+            ("icmp_errors_delivered", self.icmp_errors_delivered.get()),
             ("bursts", self.bursts.get()),
         ]
     }

@@ -7,6 +7,7 @@
 pub mod classify;
 pub mod counters;
 pub mod frame;
+pub mod icmp_error;
 pub mod io;
 pub mod rewrite;
 pub mod select;

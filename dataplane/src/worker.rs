@@ -26,6 +26,9 @@ pub enum Action {
     /// Rewritten for `port` but the next hop's MAC is not known yet: hold the frame (bounded)
     /// until the control thread resolves `next_hop`, then set the MACs and send it.
     Hold { port: u16, next_hop: std::net::IpAddr },
+    /// An ICMP error about a flow of `service` that no session names: copy it to every node
+    /// of the service.
+    Broadcast { service: u16, vip_is_source: bool },
     /// An encapsulated frame too big for `port`'s MTU: send it as outer fragments of at most
     /// `mtu` bytes (the outer header is at `l3`).
     Fragments { port: u16, mtu: u16, l3: u16, identification: u32 },
@@ -68,6 +71,9 @@ impl ControlRings {
         ControlRings { to_control: ArrayQueue::new(capacity), from_control: ArrayQueue::new(capacity) }
     }
 }
+
+/// Most nodes one ICMP error is copied to.
+pub const MAX_BROADCAST: usize = 64;
 
 /// Most outer fragments one frame becomes (2 KiB of data room over a 576-byte MTU is 4).
 pub const MAX_FRAGMENTS: usize = 8;
@@ -170,6 +176,16 @@ impl Worker {
                 }
                 let target_port = if parsed.l4_present { service.target_port } else { None };
                 self.to_node(now, in_port, &parsed, frame, service_index, node_index, target_port)
+            }
+            Verdict::IcmpError { service, node: Some(node), vip_is_source } => {
+                self.icmp_error_to_node(now, in_port, frame, service, node, vip_is_source)
+            }
+            Verdict::IcmpError { service, node: None, vip_is_source } => {
+                if self.icmp_budget.allow(now) {
+                    Action::Broadcast { service, vip_is_source }
+                } else {
+                    Action::Drop(DropReason::IcmpRateLimited)
+                }
             }
             Verdict::ReverseNat { service: service_index } => {
                 let service = &snapshot.services[service_index as usize];
@@ -306,6 +322,29 @@ impl Worker {
             },
             Answer::ArpReply => Action::Drop(DropReason::ArpIgnored),
         }
+    }
+
+    /// Hand an ICMP error about a flow of `service` to `node`. In NAT mode the quoted header
+    /// is translated back to the node's address and port first (see `icmp_error`).
+    pub fn icmp_error_to_node<F: Frame>(&mut self, now: u64, in_port: u16, frame: &mut F, service: u16, node: u16, vip_is_source: bool) -> Action {
+        let Ok(parsed) = wire::parse(frame.data()) else {
+            return Action::Drop(DropReason::IcmpIgnored);
+        };
+        let snapshot = &*self.snapshot;
+        let (Some(info), Some(node_info)) = (snapshot.services.get(service as usize), snapshot.nodes.get(node as usize)) else {
+            return Action::Drop(DropReason::IcmpIgnored);
+        };
+        if info.forward == Forward::Nat {
+            let Some(quoted) = wire::embedded(&parsed, frame.data()) else {
+                return Action::Drop(DropReason::IcmpIgnored);
+            };
+            let port = if info.port != 0 { info.target_port } else { None };
+            if !crate::icmp_error::translate_embedded(frame.data_mut(), &parsed, &quoted, vip_is_source, node_info.address.to_ip(), port) {
+                return Action::Drop(DropReason::IcmpIgnored);
+            }
+        }
+        self.counters.icmp_errors_delivered.inc();
+        self.to_node(now, in_port, &parsed, frame, service, node, None)
     }
 
     /// Tell the client the path MTU through the tunnel (rate-limited).
@@ -463,35 +502,8 @@ impl<Io: PacketIo> Pump<Io> {
             tx.port_counters[port as usize].rx_packets.add(n as u64);
             for mut frame in rx.drain(..) {
                 counters.rx_bytes.add(frame.len() as u64);
-                match worker.process(now, port, &mut frame) {
-                    Action::Transmit { port: out } => tx.enqueue(io, counters, out, frame),
-                    Action::Consumed => counters.to_control.inc(),
-                    Action::Hold { port: out, next_hop } => pending.hold(frame, out, next_hop, now, counters),
-                    Action::Fragments { port: out, mtu, l3, identification } => {
-                        let mut pieces: arrayvec::ArrayVec<Io::Buf, MAX_FRAGMENTS> = arrayvec::ArrayVec::new();
-                        let made = tunnel::fragment_outer(&mut frame, l3 as usize, mtu, identification, || io.alloc(), |piece| {
-                            // Bounded: more pieces than this cannot come from one frame.
-                            let _ = pieces.try_push(piece);
-                        });
-                        match made {
-                            Ok(_) => {
-                                counters.tunnel_fragmented.inc();
-                                tx.enqueue(io, counters, out, frame);
-                                for piece in pieces.drain(..) {
-                                    tx.enqueue(io, counters, out, piece);
-                                }
-                            }
-                            Err(reason) => {
-                                counters.count_drop(reason);
-                                tx.port_counters[port as usize].dropped.inc();
-                            }
-                        }
-                    }
-                    Action::Drop(reason) => {
-                        counters.count_drop(reason);
-                        tx.port_counters[port as usize].dropped.inc();
-                    }
-                }
+                let action = worker.process(now, port, &mut frame);
+                Self::dispatch(io, worker, tx, pending, counters, now, port, frame, action);
             }
         }
         // Packets the control thread asked this worker to send (probes, ARP/ND requests).
@@ -519,6 +531,79 @@ impl<Io: PacketIo> Pump<Io> {
             *last_drain = now;
         }
         received
+    }
+
+    /// Carry out what the worker decided for one frame received on `port`.
+    #[allow(clippy::too_many_arguments)]
+    fn dispatch(
+        io: &mut Io,
+        worker: &mut Worker,
+        tx: &mut TxBuffers<Io::Buf>,
+        pending: &mut Pending<Io::Buf>,
+        counters: &WorkerCounters,
+        now: u64,
+        port: u16,
+        mut frame: Io::Buf,
+        action: Action,
+    ) {
+        match action {
+            Action::Transmit { port: out } => tx.enqueue(io, counters, out, frame),
+            Action::Consumed => counters.to_control.inc(),
+            Action::Hold { port: out, next_hop } => pending.hold(frame, out, next_hop, now, counters),
+            Action::Fragments { port: out, mtu, l3, identification } => {
+                let mut pieces: arrayvec::ArrayVec<Io::Buf, MAX_FRAGMENTS> = arrayvec::ArrayVec::new();
+                let made = tunnel::fragment_outer(&mut frame, l3 as usize, mtu, identification, || io.alloc(), |piece| {
+                    // Bounded: more pieces than this cannot come from one frame.
+                    let _ = pieces.try_push(piece);
+                });
+                match made {
+                    Ok(_) => {
+                        counters.tunnel_fragmented.inc();
+                        tx.enqueue(io, counters, out, frame);
+                        for piece in pieces.drain(..) {
+                            tx.enqueue(io, counters, out, piece);
+                        }
+                    }
+                    Err(reason) => {
+                        counters.count_drop(reason);
+                        tx.port_counters[port as usize].dropped.inc();
+                    }
+                }
+            }
+            Action::Broadcast { service, vip_is_source } => {
+                // GLB's approach for an error whose flow is unknown: every node of the
+                // service that is not down gets a copy (rate-limited by the worker).
+                let nodes: arrayvec::ArrayVec<u16, MAX_BROADCAST> = worker.snapshot.services[service as usize]
+                    .nodes
+                    .iter()
+                    .copied()
+                    .filter(|&n| worker.snapshot.nodes[n as usize].state != crate::snapshot::NodeState::Down)
+                    .take(MAX_BROADCAST)
+                    .collect();
+                for node in nodes {
+                    let Some(mut copy) = io.alloc() else {
+                        counters.count_drop(DropReason::NoBuffer);
+                        continue;
+                    };
+                    if !copy.append(frame.len()) {
+                        counters.count_drop(DropReason::NoRoom);
+                        continue;
+                    }
+                    copy.data_mut().copy_from_slice(frame.data());
+                    let action = worker.icmp_error_to_node(now, port, &mut copy, service, node, vip_is_source);
+                    if let Action::Broadcast { .. } = action {
+                        counters.count_drop(DropReason::IcmpIgnored); // never returned; no recursion
+                        continue;
+                    }
+                    Self::dispatch(io, worker, tx, pending, counters, now, port, copy, action);
+                }
+                // The original was copied to every node: it is freed here.
+            }
+            Action::Drop(reason) => {
+                counters.count_drop(reason);
+                tx.port_counters[port as usize].dropped.inc();
+            }
+        }
     }
 
     /// Send held frames whose next hop is now known; drop those that waited too long.
