@@ -217,6 +217,8 @@ fn forward(eal: &Eal, config: &Config, args: &RunArgs) -> anyhow::Result<()> {
             Ok(s) => Some(DeviceStats {
                 ipackets: s.ipackets,
                 opackets: s.opackets,
+                ibytes: s.ibytes,
+                obytes: s.obytes,
                 imissed: s.imissed,
                 ierrors: s.ierrors,
                 oerrors: s.oerrors,
