@@ -90,6 +90,19 @@ impl Harness {
         panic!("packet neither sent, consumed nor dropped: silently lost");
     }
 
+    /// Let time pass to `at_ns` with no input: the control thread runs its timers (health
+    /// probes, neighbour requests) and the worker transmits what it asked for. Returns the
+    /// frames sent.
+    pub fn advance(&mut self, at_ns: u64) -> Vec<Vec<u8>> {
+        self.pump.poll(at_ns);
+        self.control.poll(at_ns);
+        self.pump.poll(at_ns);
+        self.pump.flush();
+        let out: Vec<Vec<u8>> = self.pump.io.output[self.seen_output..].iter().map(|p| p.bytes.clone()).collect();
+        self.seen_output = self.pump.io.output.len();
+        out
+    }
+
     /// Send and expect exactly one frame out.
     pub fn forward(&mut self, at_ns: u64, frame: &[u8]) -> Vec<u8> {
         match self.send(at_ns, frame) {
