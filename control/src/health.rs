@@ -63,7 +63,7 @@ impl ProbeSpec {
 
 /// Hex digits to bytes (validation has checked the config's `payload` and `expect`).
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok()).collect()
@@ -611,7 +611,7 @@ mod tests {
             assert_eq!(c.on_reply(r), (false, None), "{r:?}");
         }
         payload[3] ^= 1; // another message id
-        assert_eq!(c.on_reply(&Reply::Udp { from: node(), source_port: sport, destination_port: dport, payload: &payload }).0, false);
+        assert!(!c.on_reply(&Reply::Udp { from: node(), source_port: sport, destination_port: dport, payload: &payload }).0);
         assert_eq!(c.unmatched_replies, 5);
         // The right one still matches, once.
         assert!(answer(&mut c, &probes[0]).0);

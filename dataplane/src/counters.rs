@@ -222,7 +222,7 @@ impl WorkerCounters {
 const LATENCY_SUB_BITS: u32 = 3;
 const LATENCY_SUB: u64 = 1 << LATENCY_SUB_BITS;
 /// Buckets for every u64: 8 exact ones below 8, then 8 per power of two up to 2^64.
-pub const LATENCY_BUCKETS: usize = (LATENCY_SUB + (64 - 1 - LATENCY_SUB_BITS as u64) * LATENCY_SUB) as usize;
+pub const LATENCY_BUCKETS: usize = (LATENCY_SUB + (64 - LATENCY_SUB_BITS as u64) * LATENCY_SUB) as usize;
 
 /// A fixed log-scale histogram one worker records into: no allocation, no lock, one relaxed
 /// single-writer increment per value (like every [`Counter`]). The control thread reads the
