@@ -102,7 +102,7 @@ fn a_silent_node_goes_down_within_interval_times_fall_and_comes_back_after_rise(
     let before = spread(&mut h, 0, 0..300);
     assert!(before.get(&IpAddr::V4(node4(3))).copied().unwrap_or(0) > 0, "node 3 takes sessions while up: {before:?}");
     while t <= 6 * S {
-        let frames = h.advance(t);
+        let frames = h.tick(t);
         let answering: &[u8] = if t < S { &[1, 2, 3] } else { &[1, 2] };
         answer(&mut h, t, &frames, answering);
         if down_at.is_none() && h.control.health().status(3) == Some(cidlb_control::health::Status::Down) {
@@ -128,7 +128,7 @@ fn a_silent_node_goes_down_within_interval_times_fall_and_comes_back_after_rise(
     let mut up_at = None;
     let resumed = t;
     while t <= resumed + 4 * S {
-        let frames = h.advance(t);
+        let frames = h.tick(t);
         answer(&mut h, t, &frames, &[1, 2, 3]);
         if up_at.is_none() && h.control.health().status(3) == Some(cidlb_control::health::Status::Up) {
             up_at = Some(t);
@@ -150,7 +150,7 @@ fn wrong_replies_do_not_keep_a_node_up() {
     let mut h = Harness::new(config(&probed_demo()));
     let mut t = 0;
     while t <= 5 * S {
-        let frames = h.advance(t);
+        let frames = h.tick(t);
         for (node, port, id) in pings(&frames) {
             // Node 1 answers with the wrong message id, node 2 to the wrong port.
             let reply = match node.octets()[3] {

@@ -90,10 +90,9 @@ impl Harness {
         panic!("packet neither sent, consumed nor dropped: silently lost");
     }
 
-    /// Let time pass to `at_ns` with no input: the control thread runs its timers (health
-    /// probes, neighbour requests) and the worker transmits what it asked for. Returns the
-    /// frames sent.
-    pub fn advance(&mut self, at_ns: u64) -> Vec<Vec<u8>> {
+    /// Let time pass without input: the worker polls (sending what the control thread asked
+    /// for, releasing held frames), the control thread runs its timers. Returns what was sent.
+    pub fn tick(&mut self, at_ns: u64) -> Vec<Vec<u8>> {
         self.pump.poll(at_ns);
         self.control.poll(at_ns);
         self.pump.poll(at_ns);
