@@ -22,5 +22,6 @@ fn main() {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_else(|| "unknown".to_string());
     println!("cargo:rustc-env=CIDLB_VERSION_LONG={version} (commit {commit}, DPDK {dpdk})");
+    println!("cargo:rustc-env=CIDLB_DPDK_VERSION={dpdk}");
     println!("cargo:rerun-if-env-changed=PKG_CONFIG_PATH");
 }

@@ -7,4 +7,5 @@
 #include <rte_lcore.h>
 #include <rte_launch.h>
 #include <rte_cycles.h>
+#include <rte_pdump.h>
 #include "shim.h"

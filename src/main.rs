@@ -18,6 +18,8 @@ and balances IPv6 flows by <source address, flow label> (RFC 6437, RFC 7098). Ot
 service sticks to a node through a per-worker session table with an idle timeout (15 s by default).\n\n\
 Typical use:\n  cidlb check --config /etc/cidlb/cidlb.toml     validate before starting or reloading\n  \
 cidlb run --config /etc/cidlb/cidlb.toml       forward until SIGINT/SIGTERM, stats on exit\n  \
+cidlb reload --config /etc/cidlb/cidlb.toml    validate, then SIGHUP the running instance\n  \
+cidlb stats                                    counters of the running instance (its metrics)\n  \
 cidlb replay --config cidlb.toml --in in.pcap --out out.pcap   what would the balancer do?\n\n\
 Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=cidlb=debug) for more detail."
 )]
@@ -52,6 +54,37 @@ enum Command {
     /// deterministic. Packets the balancer transmits are written to OUT with their input
     /// timestamps. Prints counts per service, per node and per drop reason.
     Replay(ReplayArgs),
+    /// Ask a running `cidlb run` to reload its config (SIGHUP to the pid in its pidfile).
+    ///
+    /// With --config, the file is validated first (as `cidlb check`) and nothing is sent when
+    /// it is invalid; the pidfile is then `[control] pidfile` of that config unless --pidfile
+    /// is given. The running instance validates again and keeps its old config if the new one
+    /// is invalid or changes what needs a restart (ports, workers, EAL arguments, table
+    /// sizes); its log says which key and line.
+    Reload {
+        /// The pidfile `cidlb run` wrote (`[control] pidfile`).
+        #[arg(long, value_name = "FILE")]
+        pidfile: Option<PathBuf>,
+        /// Validate this config first and take the pidfile from it.
+        #[arg(short, long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Print the counters of a running instance, scraped from its metrics endpoint.
+    ///
+    /// Per port, worker (with burst latency quantiles), service, node (with health state)
+    /// and drop reason. The address is --metrics, else `[control] metrics` of --config, else
+    /// 127.0.0.1:9781.
+    Stats {
+        /// The metrics endpoint, like 127.0.0.1:9781.
+        #[arg(long, value_name = "ADDR")]
+        metrics: Option<std::net::SocketAddr>,
+        /// Take the metrics address from this config.
+        #[arg(short, long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Print the Prometheus text as scraped instead of a table.
+        #[arg(long)]
+        raw: bool,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -98,6 +131,8 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Check { config } => check(&config),
         Command::Replay(args) => replay::replay(&args),
+        Command::Reload { pidfile, config } => reload(pidfile, config),
+        Command::Stats { metrics, config, raw } => stats(metrics, config, raw),
         #[cfg(feature = "dpdk")]
         Command::Run(args) => run::run(&args),
         #[cfg(not(feature = "dpdk"))]
@@ -126,4 +161,48 @@ fn check(path: &std::path::Path) -> anyhow::Result<()> {
             Err(anyhow::anyhow!("{}: {} error(s); the config was not accepted", path.display(), errors.len()))
         }
     }
+}
+
+fn reload(pidfile: Option<PathBuf>, config: Option<PathBuf>) -> anyhow::Result<()> {
+    use anyhow::{bail, Context};
+    let mut from_config = None;
+    if let Some(path) = &config {
+        check(path)?;
+        from_config = cidlb_config::load(path).ok().and_then(|c| c.control.pidfile);
+    }
+    let Some(pidfile) = pidfile.or(from_config) else {
+        bail!("no pidfile: give --pidfile FILE, or --config FILE whose `[control] pidfile` is set");
+    };
+    let text = std::fs::read_to_string(&pidfile).with_context(|| format!("reading {} (is cidlb running?)", pidfile.display()))?;
+    let pid: u32 = text.trim().parse().with_context(|| format!("{}: `{}` is not a pid", pidfile.display(), text.trim()))?;
+    // Never signal a stranger: a stale pidfile may name a pid some other program now has.
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).with_context(|| format!("pid {pid} from {} is not running (stale pidfile?)", pidfile.display()))?;
+    let program = cmdline.split(|b| *b == 0).next().unwrap_or_default();
+    if !String::from_utf8_lossy(program).ends_with("cidlb") {
+        bail!("pid {pid} from {} is not cidlb (stale pidfile?); nothing sent", pidfile.display());
+    }
+    let status = std::process::Command::new("kill").args(["-HUP", &pid.to_string()]).status().context("running kill")?;
+    if !status.success() {
+        bail!("kill -HUP {pid} failed ({status})");
+    }
+    println!("sent SIGHUP to cidlb (pid {pid}); its log says whether the reload was applied");
+    Ok(())
+}
+
+fn stats(metrics: Option<std::net::SocketAddr>, config: Option<PathBuf>, raw: bool) -> anyhow::Result<()> {
+    let address = match (metrics, &config) {
+        (Some(a), _) => a,
+        (None, Some(path)) => {
+            let config = cidlb_config::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+            config.control.metrics.ok_or_else(|| anyhow::anyhow!("{}: `[control] metrics` is off: no endpoint to read", path.display()))?
+        }
+        (None, None) => std::net::SocketAddr::from(([127, 0, 0, 1], 9781)),
+    };
+    let text = cidlb_control::metrics::scrape(address, std::time::Duration::from_secs(5))?;
+    if raw {
+        print!("{text}");
+    } else {
+        print!("{}", cidlb_control::metrics::render_table(&cidlb_control::metrics::parse_samples(&text)));
+    }
+    Ok(())
 }

@@ -1,4 +1,7 @@
 //! `cidlb run`: forward on DPDK ports until SIGINT/SIGTERM or `--duration`, then print stats.
+//! SIGHUP reloads the config file (validated in the control thread; an invalid one keeps the
+//! running config). `[control] pidfile` is written at start and removed on exit; `[control]
+//! metrics` serves Prometheus text from a small HTTP thread.
 //!
 //! Order matters for a clean stop: workers flush their TX buffers and return, then the ports
 //! are stopped and closed (net_pcap completes its tx_pcap file on close), then the EAL is
@@ -10,9 +13,12 @@ use cidlb_config::{Config, MacAddr};
 use cidlb_control::stats::{DeviceStats, StatsReport, WorkerView};
 use cidlb_dataplane::counters::{PortCounters, WorkerCounters};
 use cidlb_dataplane::io::dpdk::{self, Eal, Launched, Mempool, Port, PortOptions, StopFlag};
+use cidlb_control::metrics::{MetricsRequest, MetricsServer};
 use cidlb_control::Control;
 use cidlb_dataplane::worker::{ControlRings, Pump, Worker, WorkerParams};
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
@@ -29,7 +35,26 @@ struct WorkerHandle {
     multi_segment_dropped: Arc<cidlb_dataplane::counters::Counter>,
 }
 
+/// Removes the pidfile when `cidlb run` ends, however it ends (short of SIGKILL).
+struct PidFile(PathBuf);
+
+impl PidFile {
+    fn write(path: PathBuf) -> anyhow::Result<PidFile> {
+        std::fs::write(&path, format!("{}\n", std::process::id())).with_context(|| format!("`[control] pidfile`: writing {}", path.display()))?;
+        Ok(PidFile(path))
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
+    // SIGHUP's default action ends the process: catch it before anyone can know our pid.
+    let reload = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload)).context("installing the SIGHUP handler")?;
     let config = cidlb_config::load(&args.config)
         .map_err(|e| anyhow!("{e}"))
         .with_context(|| format!("{} is not a valid cidlb config", args.config.display()))?;
@@ -55,8 +80,21 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     argv.extend(eal_args);
     info!(args = ?&argv[1..], "starting the DPDK EAL");
     let eal = Eal::init(&argv).context("DPDK EAL initialisation failed")?;
+    // dpdk-dumpcap attaches as a secondary process; that needs the EAL's shared config, which
+    // `--in-memory` / `--no-shconf` turn off (README, "Capturing with dpdk-dumpcap").
+    let shared_config = !argv.iter().any(|a| a == "--in-memory" || a == "--no-shconf");
+    if shared_config {
+        match eal.enable_pdump() {
+            Ok(()) => info!("packet capture enabled: dpdk-dumpcap can attach (same --file-prefix)"),
+            Err(e) => warn!(error = %e, "rte_pdump_init: dpdk-dumpcap will not be able to capture"),
+        }
+    }
+    let _pidfile = match &config.control.pidfile {
+        Some(path) => Some(PidFile::write(path.clone())?),
+        None => None,
+    };
 
-    let result = forward(&eal, &config, args);
+    let result = forward(&eal, &config, args, &reload);
     // Every Port, Mempool and worker handle of `forward` is gone here.
     if let Err(e) = eal.cleanup() {
         warn!(error = %e, "rte_eal_cleanup");
@@ -85,7 +123,7 @@ fn check_lcores(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn forward(eal: &Eal, config: &Config, args: &RunArgs) -> anyhow::Result<()> {
+fn forward(eal: &Eal, config: &Config, args: &RunArgs, reload: &AtomicBool) -> anyhow::Result<()> {
     let dp = &config.dataplane;
     if eal.main_lcore() != dp.control_core {
         bail!(
@@ -138,6 +176,7 @@ fn forward(eal: &Eal, config: &Config, args: &RunArgs) -> anyhow::Result<()> {
     let port_names: Vec<String> = config.port.iter().map(|p| p.name.clone()).collect();
 
     let mut control = Control::new(config.clone(), port_macs).map_err(|e| anyhow!("building the forwarding state: {e}"))?;
+    control.set_tsc_hz(eal.tsc_hz());
     let source = control.source();
     let stop = StopFlag::new();
     // A second SIGINT/SIGTERM while stopping exits at once.
@@ -160,6 +199,7 @@ fn forward(eal: &Eal, config: &Config, args: &RunArgs) -> anyhow::Result<()> {
         let rings = Arc::new(ControlRings::new(CONTROL_RING_CAPACITY));
         let params = WorkerParams::from_config(id, dp);
         control.attach(Arc::clone(&rings));
+        control.attach_worker(cidlb_control::WorkerRef { id, lcore, counters: Arc::clone(&counters), ports: port_counters.clone() });
         let worker = Worker::new(params, Arc::clone(&source), Arc::clone(&counters), Arc::clone(&rings));
         handles.push(WorkerHandle {
             id,
@@ -176,9 +216,14 @@ fn forward(eal: &Eal, config: &Config, args: &RunArgs) -> anyhow::Result<()> {
     for (lcore, mut pump) in pumps {
         let worker_stop = stop.clone();
         let clock = eal.clock();
+        let counters = Arc::clone(&pump.worker.counters);
         let result = eal.launch(lcore, move || {
             loop {
-                pump.poll(clock.now_ns());
+                // Burst latency: two TSC reads and one single-writer increment per burst.
+                let start = clock.ticks();
+                if pump.poll(clock.ns_at(start)) > 0 {
+                    counters.burst_cycles.record(clock.ticks().wrapping_sub(start));
+                }
                 if worker_stop.is_set() {
                     break;
                 }
@@ -200,7 +245,25 @@ fn forward(eal: &Eal, config: &Config, args: &RunArgs) -> anyhow::Result<()> {
     }
     info!(workers = launched.len(), duration = ?args.duration, "forwarding; SIGINT or SIGTERM stops");
 
-    control_loop(&mut control, config, args, &stop, started);
+    let metrics = match config.control.metrics {
+        Some(address) => match MetricsServer::start(address) {
+            Ok((server, requests)) => {
+                info!(address = %server.address, "metrics endpoint listening (GET /metrics)");
+                Some((server, requests))
+            }
+            Err(e) => {
+                // Forwarding matters more than metrics: say so loudly and go on.
+                tracing::error!(%address, error = %e, "`[control] metrics`: cannot listen; running without the metrics endpoint");
+                None
+            }
+        },
+        None => None,
+    };
+    let loop_context = LoopContext { ports: &ports, metrics: metrics.as_ref().map(|(_, r)| r), reload };
+    control_loop(&mut control, args, &stop, started, &loop_context);
+    if let Some((server, _)) = metrics {
+        server.stop();
+    }
 
     for l in launched {
         let lcore = l.lcore();
@@ -218,6 +281,8 @@ fn forward(eal: &Eal, config: &Config, args: &RunArgs) -> anyhow::Result<()> {
             Ok(s) => Some(DeviceStats {
                 ipackets: s.ipackets,
                 opackets: s.opackets,
+                ibytes: s.ibytes,
+                obytes: s.obytes,
                 imissed: s.imissed,
                 ierrors: s.ierrors,
                 oerrors: s.oerrors,
@@ -261,14 +326,49 @@ fn forward(eal: &Eal, config: &Config, args: &RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What the control loop serves besides `Control`.
+struct LoopContext<'a> {
+    ports: &'a [Port],
+    metrics: Option<&'a std::sync::mpsc::Receiver<MetricsRequest>>,
+    reload: &'a AtomicBool,
+}
+
+fn device_stats(ports: &[Port]) -> Vec<Option<DeviceStats>> {
+    ports
+        .iter()
+        .map(|p| {
+            p.stats().ok().map(|s| DeviceStats {
+                ipackets: s.ipackets,
+                opackets: s.opackets,
+                ibytes: s.ibytes,
+                obytes: s.obytes,
+                imissed: s.imissed,
+                ierrors: s.ierrors,
+                oerrors: s.oerrors,
+                rx_nombuf: s.rx_nombuf,
+            })
+        })
+        .collect()
+}
+
 /// The control thread's loop (main lcore): every `[control] tick` drain the workers' rings
-/// (neighbour learning), run the control timers, and check for a stop (signal or end of
-/// `--duration`).
-fn control_loop(control: &mut Control, config: &Config, args: &RunArgs, stop: &StopFlag, started: Instant) {
-    let tick = config.control.tick.0.clamp(Duration::from_millis(1), Duration::from_secs(1));
+/// (neighbour learning, probe replies), run the health and neighbour timers, apply a reload
+/// on SIGHUP, answer metrics scrapes, and check for a stop (signal or end of `--duration`).
+fn control_loop(control: &mut Control, args: &RunArgs, stop: &StopFlag, started: Instant, context: &LoopContext<'_>) {
     let deadline = args.duration.map(|d| started + Duration::from_secs_f64(d));
     loop {
+        if context.reload.swap(false, Ordering::Relaxed) {
+            info!(file = %args.config.display(), "SIGHUP: reloading the config");
+            // Errors are logged by reload_file, each with its key and line.
+            let _ = control.reload_file(&args.config);
+        }
         control.poll(started.elapsed().as_nanos() as u64);
+        if let Some(requests) = context.metrics {
+            while let Ok(reply) = requests.try_recv() {
+                let text = control.render_metrics(&device_stats(context.ports), env!("CARGO_PKG_VERSION"), env!("CIDLB_DPDK_VERSION"));
+                let _ = reply.send(text);
+            }
+        }
         if stop.is_set() {
             info!("stop requested (SIGINT/SIGTERM)");
             break;
@@ -278,7 +378,8 @@ fn control_loop(control: &mut Control, config: &Config, args: &RunArgs, stop: &S
             stop.set();
             break;
         }
-        std::thread::sleep(tick);
+        // The tick may change on reload.
+        std::thread::sleep(control.config().control.tick.0.clamp(Duration::from_millis(1), Duration::from_secs(1)));
     }
     if control.unhandled_packets > 0 {
         info!(packets = control.unhandled_packets, "packets passed to the control thread and not used");

@@ -24,6 +24,8 @@ pub struct PortStats {
 pub struct DeviceStats {
     pub ipackets: u64,
     pub opackets: u64,
+    pub ibytes: u64,
+    pub obytes: u64,
     /// Dropped by the device because the RX queue was full (workers too slow).
     pub imissed: u64,
     pub ierrors: u64,

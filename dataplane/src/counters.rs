@@ -159,6 +159,9 @@ pub struct WorkerCounters {
     pub service_packets: [Counter; MAX_SERVICES],
     /// Node replies reverse-translated for each service.
     pub service_replies: [Counter; MAX_SERVICES],
+    /// Processing time of bursts that held packets, in TSC cycles (recorded by the lcore
+    /// loop of `cidlb run`; the control thread merges it into an HDR histogram).
+    pub burst_cycles: LatencyBuckets,
 }
 
 impl Default for WorkerCounters {
@@ -193,6 +196,7 @@ impl Default for WorkerCounters {
             node_packets: std::array::from_fn(|_| Counter::default()),
             service_packets: std::array::from_fn(|_| Counter::default()),
             service_replies: std::array::from_fn(|_| Counter::default()),
+            burst_cycles: LatencyBuckets::default(),
         }
     }
 }
@@ -237,6 +241,62 @@ impl WorkerCounters {
     }
 }
 
+/// Sub-buckets per power of two: values land in a bucket at most 1/8 (12.5 %) wide.
+const LATENCY_SUB_BITS: u32 = 3;
+const LATENCY_SUB: u64 = 1 << LATENCY_SUB_BITS;
+/// Buckets for every u64: 8 exact ones below 8, then 8 per power of two up to 2^64.
+pub const LATENCY_BUCKETS: usize = (LATENCY_SUB + (64 - LATENCY_SUB_BITS as u64) * LATENCY_SUB) as usize;
+
+/// A fixed log-scale histogram one worker records into: no allocation, no lock, one relaxed
+/// single-writer increment per value (like every [`Counter`]). The control thread reads the
+/// buckets and merges them into an `hdrhistogram` for quantiles.
+#[derive(Debug)]
+pub struct LatencyBuckets {
+    pub buckets: [Counter; LATENCY_BUCKETS],
+}
+
+impl Default for LatencyBuckets {
+    fn default() -> Self {
+        LatencyBuckets { buckets: std::array::from_fn(|_| Counter::default()) }
+    }
+}
+
+impl LatencyBuckets {
+    #[inline(always)]
+    pub fn record(&self, value: u64) {
+        self.buckets[Self::index(value)].inc();
+    }
+
+    /// The bucket of `value`: exact below 8, then the top 3 bits below the leading one.
+    #[inline(always)]
+    pub fn index(value: u64) -> usize {
+        if value < LATENCY_SUB {
+            return value as usize;
+        }
+        let exponent = 63 - value.leading_zeros() as u64; // >= 3
+        let sub = (value >> (exponent - LATENCY_SUB_BITS as u64)) & (LATENCY_SUB - 1);
+        ((exponent - LATENCY_SUB_BITS as u64 + 1) * LATENCY_SUB + sub) as usize
+    }
+
+    /// The smallest and largest value of bucket `index`.
+    pub fn bounds(index: usize) -> (u64, u64) {
+        let index = index as u64;
+        if index < LATENCY_SUB {
+            return (index, index);
+        }
+        let exponent = index / LATENCY_SUB + LATENCY_SUB_BITS as u64 - 1;
+        let sub = index % LATENCY_SUB;
+        let width = 1u64 << (exponent - LATENCY_SUB_BITS as u64);
+        let low = (LATENCY_SUB + sub) * width;
+        (low, low.wrapping_add(width - 1))
+    }
+
+    /// (bucket index, count) of every bucket that holds values.
+    pub fn counts(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
+        self.buckets.iter().enumerate().map(|(i, c)| (i, c.get())).filter(|(_, n)| *n > 0)
+    }
+}
+
 /// Per-port counters kept by the worker that owns the queue (one block per worker and port).
 #[repr(align(128))]
 #[derive(Debug, Default)]
@@ -257,6 +317,22 @@ mod tests {
             assert!(r.name().chars().all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit()));
         }
     }
+    #[test]
+    fn latency_buckets_cover_every_value_within_an_eighth() {
+        assert_eq!(LATENCY_BUCKETS, 496);
+        for v in (0..5000u64).chain([u64::MAX, u64::MAX / 3, 1 << 40, (1 << 40) - 1]) {
+            let i = LatencyBuckets::index(v);
+            let (low, high) = LatencyBuckets::bounds(i);
+            assert!(low <= v && v <= high, "{v} in bucket {i} [{low}, {high}]");
+            assert!(high - low <= low / 8, "bucket {i} too wide");
+        }
+        assert_eq!(LatencyBuckets::index(u64::MAX), LATENCY_BUCKETS - 1);
+        let b = LatencyBuckets::default();
+        b.record(100);
+        b.record(100);
+        assert_eq!(b.counts().collect::<Vec<_>>(), vec![(LatencyBuckets::index(100), 2)]);
+    }
+
     #[test]
     fn counts_drops_by_reason() {
         let c = WorkerCounters::default();

@@ -161,6 +161,18 @@ impl Eal {
         Ok(Eal { main_lcore, tsc_hz, alive: Arc::new(()) })
     }
 
+    /// Let secondary processes (`dpdk-dumpcap`) capture this process's ports
+    /// (`rte_pdump_init`). Needs the EAL's multi-process channel, so not with `--in-memory`
+    /// or `--no-shconf`: use `--file-prefix NAME` and hugepages.
+    pub fn enable_pdump(&self) -> Result<(), DpdkError> {
+        // SAFETY: called after rte_eal_init on the main lcore; registers an IPC handler.
+        let ret = unsafe { sys::rte_pdump_init() };
+        if ret < 0 {
+            return Err(DpdkError::errno("rte_pdump_init", ""));
+        }
+        Ok(())
+    }
+
     /// The lcore of the calling (main) thread: the control thread.
     pub fn main_lcore(&self) -> u32 {
         self.main_lcore
@@ -290,8 +302,17 @@ impl TscClock {
     /// Nanoseconds since the clock was made.
     #[inline(always)]
     pub fn now_ns(&self) -> u64 {
-        let ticks = read_tsc().wrapping_sub(self.start) as u128;
-        ((ticks * self.ns_per_tick_q32) >> 32) as u64
+        self.ns_at(read_tsc())
+    }
+    /// The raw TSC (cycles), for measuring a burst's processing time.
+    #[inline(always)]
+    pub fn ticks(&self) -> u64 {
+        read_tsc()
+    }
+    /// Nanoseconds since the clock was made at TSC value `ticks`.
+    #[inline(always)]
+    pub fn ns_at(&self, ticks: u64) -> u64 {
+        ((ticks.wrapping_sub(self.start) as u128 * self.ns_per_tick_q32) >> 32) as u64
     }
 }
 
