@@ -38,6 +38,7 @@ pub fn restart_only_changes(running: &Config, next: &Config) -> Vec<RestartOnly>
     check("dataplane.session_timeout", a.session_timeout != b.session_timeout, "session tables are built with it");
     check("dataplane.fragment_timeout", a.fragment_timeout != b.fragment_timeout, "fragment tables are built with it");
     check("dataplane.pending_per_worker", a.pending_per_worker != b.pending_per_worker, "allocated at start");
+    check("dataplane.icmp_errors_per_second", a.icmp_errors_per_second != b.icmp_errors_per_second, "workers are built with it");
     check("dataplane.mbufs", a.mbufs != b.mbufs, "the packet pool is created at start");
     check("dataplane.mbuf_cache", a.mbuf_cache != b.mbuf_cache, "the packet pool is created at start");
     check("dataplane.rx_descriptors", a.rx_descriptors != b.rx_descriptors, "queues are set up at start");
