@@ -87,7 +87,7 @@ fi
 
 # ---------------------------------------------------------------- prerequisites
 [ "$(id -u)" = 0 ] || skip "the lab needs root (network namespaces, raw sockets for DPDK af_packet)"
-for tool in ip iptables conntrack tcpdump ethtool coap-server-notls coap-client-notls cc make; do
+for tool in ip ping iptables conntrack tcpdump ethtool coap-server-notls coap-client-notls cc make; do
   command -v "$tool" >/dev/null 2>&1 || skip "'$tool' is missing: run scripts/setup.sh (Debian packages)"
 done
 "$PYTHON" -c 'import hashlib, selectors' 2>/dev/null || skip "python3 is missing: run scripts/setup.sh"
@@ -115,7 +115,7 @@ cleanup() {
   local rc=$?
   set +e
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-  [ -n "${cidlb_pid:-}" ] && kill -INT "$cidlb_pid" 2>/dev/null
+  [ -n "${cidlb_pid:-}" ] && kill -TERM "$cidlb_pid" 2>/dev/null
   sleep 0.2
   teardown
   if [ "$keep" = 0 ] && [ $rc = 0 ]; then rm -rf "$run"; else echo "lab: logs and captures kept in $run"; fi
@@ -124,7 +124,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 
 # ---------------------------------------------------------------- topology
 nodes_up=(1 2)
@@ -138,8 +137,8 @@ veth_to_bridge() {
   ip -n "$NS_BR" link set "$4" master br0 up
   # Checksums and segmentation in software: af_packet hands DPDK the frame as it is, so a
   # partial checksum or a GSO super-frame from a veth would reach the nodes broken.
-  in_ns "$1" ethtool -K "$2" tx off tso off gso off gro off >/dev/null 2>&1 || true
-  in_ns "$NS_BR" ethtool -K "$4" tx off tso off gso off gro off >/dev/null 2>&1 || true
+  ip netns exec "$1" ethtool -K "$2" tx off tso off gso off gro off >/dev/null 2>&1 || true
+  ip netns exec "$NS_BR" ethtool -K "$4" tx off tso off gso off gro off >/dev/null 2>&1 || true
 }
 
 setup_topology() {
@@ -147,12 +146,12 @@ setup_topology() {
   for ns in "$NS_BR" "$NS_LB" "$NS_RT" "$NS_CL"; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
   for n in "${nodes_up[@]}"; do ns=$(node_ns "$n"); ip netns add "$ns"; ip -n "$ns" link set lo up; done
   ip -n "$NS_BR" link add br0 type bridge
-  in_ns "$NS_BR" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+  ip netns exec "$NS_BR" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
   ip -n "$NS_BR" link set br0 up
 
   # The balancer's port: no kernel addresses, DPDK owns it through a packet socket.
   veth_to_bridge "$NS_LB" eth0 02:cb:00:00:00:01 lb
-  in_ns "$NS_LB" sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1
+  ip netns exec "$NS_LB" sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1
   ip -n "$NS_LB" link set eth0 up
 
   # Nodes: a host route to the balancer and the default route through it (the seed's script).
@@ -171,8 +170,8 @@ setup_topology() {
   # The home router: masquerading with random ports, so a flushed conntrack entry rebinds.
   veth_to_bridge "$NS_RT" eth0 02:cb:00:00:00:fe rt
   ip -n "$NS_RT" link add eth1 address 02:cb:00:00:01:fe mtu 1280 type veth peer name eth0 netns "$NS_CL"
-  in_ns "$NS_RT" ethtool -K eth1 tx off tso off gso off gro off >/dev/null 2>&1 || true
-  in_ns "$NS_CL" ethtool -K eth0 tx off tso off gso off gro off >/dev/null 2>&1 || true
+  ip netns exec "$NS_RT" ethtool -K eth1 tx off tso off gso off gro off >/dev/null 2>&1 || true
+  ip netns exec "$NS_CL" ethtool -K eth0 tx off tso off gso off gro off >/dev/null 2>&1 || true
   ip -n "$NS_CL" link set eth0 address 02:cb:00:00:01:02 mtu 1280
   ip -n "$NS_RT" addr add 192.0.2.254/24 dev eth0
   ip -n "$NS_RT" -6 addr add 2001:db8::fe/64 dev eth0 nodad
@@ -180,8 +179,8 @@ setup_topology() {
   ip -n "$NS_RT" -6 addr add 2001:db8:c::1/64 dev eth1 nodad
   ip -n "$NS_RT" link set eth0 up
   ip -n "$NS_RT" link set eth1 up
-  in_ns "$NS_RT" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-  in_ns "$NS_RT" iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE --random-fully
+  ip netns exec "$NS_RT" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+  ip netns exec "$NS_RT" iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE --random-fully
 
   ip -n "$NS_CL" addr add 198.51.100.2/24 dev eth0
   ip -n "$NS_CL" -6 addr add 2001:db8:c::2/64 dev eth0 nodad
@@ -189,7 +188,7 @@ setup_topology() {
   ip -n "$NS_CL" route add default via 198.51.100.1
   ip -n "$NS_CL" -6 route add default via 2001:db8:c::1
   # The kernel picks a flow label per flow (RFC 6437 §3); 1 is the default, made explicit.
-  in_ns "$NS_CL" sysctl -qw net.ipv6.auto_flowlabels=1
+  ip netns exec "$NS_CL" sysctl -qw net.ipv6.auto_flowlabels=1
 }
 
 # ---------------------------------------------------------------- cidlb
@@ -288,7 +287,7 @@ EOF
 }
 
 start_cidlb() {
-  in_ns "$NS_LB" env RUST_LOG=info NO_COLOR=1 "$cidlb" run --config "$run/cidlb.toml" \
+  ip netns exec "$NS_LB" env RUST_LOG=info NO_COLOR=1 "$cidlb" run --config "$run/cidlb.toml" \
     --stats-json "$run/stats.json" >"$run/cidlb.out" 2>"$run/cidlb.err" &
   cidlb_pid=$!
   local i
@@ -302,7 +301,7 @@ start_cidlb() {
 
 stop_cidlb() {
   [ -n "${cidlb_pid:-}" ] || return 0
-  kill -INT "$cidlb_pid" 2>/dev/null || true
+  kill -TERM "$cidlb_pid" 2>/dev/null || true
   local i
   for i in $(seq 1 100); do kill -0 "$cidlb_pid" 2>/dev/null || break; sleep 0.1; done
   kill -KILL "$cidlb_pid" 2>/dev/null || true
@@ -315,16 +314,16 @@ start_node_services() {
   local n ns
   for n in "$@"; do
     ns=$(node_ns "$n")
-    in_ns "$ns" "$peers/dtls_cid_peer" server node="$n" port=5684 psk=$PSK seconds=900 >"$run/n$n-dtls.log" 2>&1 &
+    ip netns exec "$ns" "$peers/dtls_cid_peer" server node="$n" port=5684 psk=$PSK seconds=900 >"$run/n$n-dtls.log" 2>&1 &
     pids+=($!)
     # Mbed TLS's own sample server: one connection at a time, the CID it issues starts with n.
-    in_ns "$ns" "$peers/ssl_server2" server_port=5685 dtls=1 force_version=dtls12 cid=1 \
+    ip netns exec "$ns" "$peers/ssl_server2" server_port=5685 dtls=1 force_version=dtls12 cid=1 \
       "cid_val=0${n}5a5a5a5a5a" psk=$PSK psk_identity=lab force_ciphersuite=TLS-PSK-WITH-AES-128-CCM-8 \
       exchanges=2 read_timeout=3000 >"$run/n$n-ssl_server2.log" 2>&1 &
     pids+=($!)
-    in_ns "$ns" coap-server-notls -p 5683 >"$run/n$n-coap.log" 2>&1 &
+    ip netns exec "$ns" coap-server-notls -p 5683 >"$run/n$n-coap.log" 2>&1 &
     pids+=($!)
-    in_ns "$ns" "$PYTHON" "$lab/tools/echo_server.py" "$n" "$V6PORT" >"$run/n$n-echo.log" 2>&1 &
+    ip netns exec "$ns" "$PYTHON" "$lab/tools/echo_server.py" "$n" "$V6PORT" >"$run/n$n-echo.log" 2>&1 &
     pids+=($!)
   done
 }
@@ -336,8 +335,8 @@ start_captures() {
   capture_pids=()
   for n in "${nodes_up[@]}"; do
     ns=$(node_ns "$n")
-    in_ns "$ns" tcpdump -i eth0 -U -n -s 2048 -w "$run/$scenario-n$n.pcap" \
-      'not arp and not (icmp6 and (ip6[40] >= 133 and ip6[40] <= 137))' 2>"$run/$scenario-n$n.tcpdump" &
+    ip netns exec "$ns" tcpdump -i eth0 --immediate-mode -U -n -s 2048 -w "$run/$scenario-n$n.pcap" 'not arp' \
+      2>"$run/$scenario-n$n.tcpdump" &
     capture_pids+=($!)
   done
   local i
@@ -350,9 +349,16 @@ start_captures() {
 }
 stop_captures() {
   sleep 0.3
-  local pid
-  for pid in "${capture_pids[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
-  for pid in "${capture_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  local pid i
+  # SIGTERM, not SIGINT: background jobs of a non-interactive shell ignore SIGINT.
+  for pid in "${capture_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for i in $(seq 1 30); do
+    local alive=0
+    for pid in "${capture_pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ $alive = 0 ] && break
+    sleep 0.1
+  done
+  for pid in "${capture_pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   capture_pids=()
 }
 pcaps() {
@@ -365,14 +371,14 @@ wait_ready() {
   local i ok=0
   # The balancer answers ARP/ND and echo for its VIPs; it must also have resolved every node.
   for i in $(seq 1 40); do
-    if in_ns "$NS_CL" ping -c1 -W1 -q "$VIP4" >/dev/null 2>&1 && in_ns "$NS_CL" ping -6 -c1 -W1 -q "$VIP6" >/dev/null 2>&1; then ok=1; break; fi
+    if ip netns exec "$NS_CL" ping -c1 -W1 -q "$VIP4" >/dev/null 2>&1 && ip netns exec "$NS_CL" ping -6 -c1 -W1 -q "$VIP6" >/dev/null 2>&1; then ok=1; break; fi
     sleep 0.25
   done
   [ $ok = 1 ] || { echo "lab: the VIPs do not answer ping through the router" >&2; return 1; }
   ok=0
   for i in $(seq 1 40); do
-    if in_ns "$NS_CL" timeout 2 coap-client-notls -B 1 -m get "coap://$VIP4/" >/dev/null 2>&1 \
-       && in_ns "$NS_CL" "$PYTHON" "$lab/tools/v6_client.py" "$VIP6" "$V6PORT" probe >/dev/null 2>&1; then ok=1; break; fi
+    if ip netns exec "$NS_CL" timeout 2 coap-client-notls -B 1 -m get "coap://$VIP4/" >/dev/null 2>&1 \
+       && ip netns exec "$NS_CL" "$PYTHON" "$lab/tools/v6_client.py" "$VIP6" "$V6PORT" probe >/dev/null 2>&1; then ok=1; break; fi
     sleep 0.25
   done
   [ $ok = 1 ] || { echo "lab: no answer from a node through the VIPs" >&2; return 1; }
@@ -393,7 +399,7 @@ result() {
 # ---------------------------------------------------------------- scenarios
 dtls_client() { # name, extra options...
   local name=$1; shift
-  in_ns "$NS_CL" timeout 60 "$peers/dtls_cid_peer" client host=$VIP4 port=5684 psk=$PSK name="$name" "$@"
+  ip netns exec "$NS_CL" timeout 60 "$peers/dtls_cid_peer" client host=$VIP4 port=5684 psk=$PSK name="$name" "$@"
 }
 
 scenario_a() {
@@ -409,7 +415,7 @@ scenario_a() {
   local port ok2=0 n2=0
   for port in 5684 5684 5685 5685 5685 5685; do
     n2=$((n2 + 1))
-    if in_ns "$NS_CL" timeout 30 "$peers/ssl_client2" server_addr=$VIP4 server_port=$port dtls=1 \
+    if ip netns exec "$NS_CL" timeout 30 "$peers/ssl_client2" server_addr=$VIP4 server_port=$port dtls=1 \
         force_version=dtls12 cid=1 psk=$PSK psk_identity=lab force_ciphersuite=TLS-PSK-WITH-AES-128-CCM-8 \
         exchanges=2 read_timeout=3000 >"$run/a-ssl_client2-$n2.log" 2>&1; then
       ok2=$((ok2 + 1))
@@ -423,7 +429,7 @@ scenario_a() {
   done
   say "  Mbed TLS ssl_client2: $ok2 of $n2 sessions echoed (2 with dtls_cid_peer on 5684, 4 with ssl_server2 on 5685)"
   say "  capture on the nodes, DTLS port 5684:"
-  "$PYTHON" "$lab/tools/analyze.py" dtls 5684 $(pcaps a) | sed 's/^/    /' | tee "$run/a-analyze-5684.txt" >/dev/null || true
+  "$PYTHON" "$lab/tools/analyze.py" dtls 5684 $(pcaps a) > "$run/a-analyze-5684.txt" || true
   [ "$quiet" = 1 ] || cat "$run/a-analyze-5684.txt" | sed 's/^/    /'
   "$PYTHON" "$lab/tools/analyze.py" dtls 5685 $(pcaps a) > "$run/a-analyze-5685.txt" || true
   say "  capture on the nodes, Mbed TLS ssl_server2 port 5685:"
@@ -472,11 +478,11 @@ scenario_c() {
     [ "$paused" -ge 3 ] && break
     sleep 0.05
   done
-  say "  router conntrack before: $(in_ns "$NS_RT" conntrack -L -p udp --dport 5684 2>/dev/null | grep -o 'dport=5684 src=[^ ]* dst=[^ ]* sport=[^ ]* dport=[0-9]*' | awk '{print $5}' | tr '\n' ' ')"
-  in_ns "$NS_RT" conntrack -F >/dev/null 2>&1 || true
+  say "  router conntrack before: $(ip netns exec "$NS_RT" conntrack -L -p udp --dport 5684 2>/dev/null | grep -o 'dport=5684 src=[^ ]* dst=[^ ]* sport=[^ ]* dport=[0-9]*' | awk '{print $5}' | tr '\n' ' ')"
+  ip netns exec "$NS_RT" conntrack -F >/dev/null 2>&1 || true
   say "  conntrack -F on the router: the next datagram of every client leaves from a new port"
   for c in "${pids_c[@]}"; do wait "$c" || bad=$((bad + 1)); done
-  say "  router conntrack after:  $(in_ns "$NS_RT" conntrack -L -p udp --dport 5684 2>/dev/null | grep -o 'dport=5684 src=[^ ]* dst=[^ ]* sport=[^ ]* dport=[0-9]*' | awk '{print $5}' | tr '\n' ' ')"
+  say "  router conntrack after:  $(ip netns exec "$NS_RT" conntrack -L -p udp --dport 5684 2>/dev/null | grep -o 'dport=5684 src=[^ ]* dst=[^ ]* sport=[^ ]* dport=[0-9]*' | awk '{print $5}' | tr '\n' ' ')"
   stop_captures
   local moved=0 cid
   for c in 1 2 3; do
@@ -499,7 +505,7 @@ scenario_d() {
   for r in 1 2 3; do
     for c in 1 2 3 4 5 6 7 8; do
       # A fixed local port per client: one 5-tuple per client through the router.
-      in_ns "$NS_CL" timeout 5 coap-client-notls -B 2 -p $((41000 + c)) -m get "coap://$VIP4/" \
+      ip netns exec "$NS_CL" timeout 5 coap-client-notls -B 2 -p $((41000 + c)) -m get "coap://$VIP4/" \
         >"$run/d-client$c-$r.log" 2>&1 || bad=$((bad + 1))
       grep -q . "$run/d-client$c-$r.log" || bad=$((bad + 1))
     done
@@ -522,7 +528,7 @@ scenario_e() {
   say "== e: IPv6 flow labels: TCP connections and fragmented UDP datagrams (1280-byte client link)"
   start_captures e
   local bad=0
-  in_ns "$NS_CL" timeout 60 "$PYTHON" "$lab/tools/v6_client.py" "$VIP6" "$V6PORT" tcp=6 udp=6 rounds=3 size=3000 \
+  ip netns exec "$NS_CL" timeout 60 "$PYTHON" "$lab/tools/v6_client.py" "$VIP6" "$V6PORT" tcp=6 udp=6 rounds=3 size=3000 \
     >"$run/e-client.log" 2>&1 || bad=1
   stop_captures
   [ "$quiet" = 1 ] || grep -E "round=0|result|split|False" "$run/e-client.log" | sed 's/^/  /'
@@ -587,6 +593,7 @@ setup_topology
 write_config "1 2"
 start_node_services "${nodes_up[@]}"
 start_cidlb
+[ -n "${LAB_HOLD:-}" ] && { echo "lab: holding ${LAB_HOLD}s for debugging"; sleep "$LAB_HOLD"; }
 wait_ready || { result setup FAIL "(the lab did not come up; see $run/cidlb.err)"; exit 1; }
 say "lab $id: up (cidlb pid $cidlb_pid, nodes ${nodes_up[*]}, VIPs $VIP4 and $VIP6)"
 

@@ -82,6 +82,7 @@ def node_args(args):
 
 def dtls(port, nodes):
     bad = []
+    total = 0
     for node, path in nodes:
         by_id = collections.Counter()
         other = 0
@@ -95,9 +96,12 @@ def dtls(port, nodes):
                 other += 1
         ids = ", ".join(f"node id {k}: {v}" for k, v in sorted(by_id.items())) or "none"
         print(f"node {node}: {sum(by_id.values())} tls12_cid records ({ids}), {other} other DTLS datagrams (handshake)")
+        total += sum(by_id.values())
         foreign = sum(v for k, v in by_id.items() if k != node)
         if foreign:
             bad.append(f"node {node} received {foreign} records carrying another node's CID")
+    if total == 0:
+        bad.append("no tls12_cid record was captured on any node")
     return bad
 
 def sources(port, nodes, key):
@@ -118,6 +122,8 @@ def coap(port, nodes):
         print(f"client {src}:{sport}: " + ", ".join(f"{n} requests on node {node}" for node, n in sorted(where.items())))
         if len(where) != 1:
             bad.append(f"{src}:{sport} was split over nodes {sorted(where)}")
+    if not seen:
+        bad.append("no CoAP request was captured on any node")
     return bad
 
 def v6(port, nodes):
