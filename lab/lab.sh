@@ -539,7 +539,8 @@ scenario_e() {
   else result e PASS "(6 TCP connections, 6 UDP flows of 3000-byte datagrams reassembled on one node each)"; fi
 }
 
-supports_health() { "$cidlb" help run 2>/dev/null | grep -qi "health" || grep -qs "health" "$run/cidlb.err"; }
+# Health checks and reload landed together (with `cidlb reload` and `cidlb stats`).
+supports_health() { "$cidlb" --help 2>/dev/null | grep -qE "^ +(reload|stats) "; }
 supports_reload() { "$cidlb" --help 2>/dev/null | grep -qE "^ +reload"; }
 
 scenario_f() {
