@@ -50,6 +50,7 @@ if [ -z "$src" ] || [ ! -f "$src/include/mbedtls/ssl.h" ]; then
     -o "Dir::State::Lists=$apt_dir/lists"
     -o "Dir::Cache=$apt_dir/cache"
     -o "APT::Get::List-Cleanup=0"
+    -o "APT::Sandbox::User=root"
   )
   apt-get "${apt_opts[@]}" update -qq >&2
   mkdir -p "$build/src"

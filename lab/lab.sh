@@ -100,6 +100,7 @@ fi
 [ -x "$cidlb" ] || { echo "lab.sh: no cidlb binary at $cidlb (cargo build --release, or --cidlb PATH)" >&2; exit 2; }
 cidlb=$(cd "$(dirname "$cidlb")" && pwd)/$(basename "$cidlb")
 
+mkdir -p "$lab/build"
 peers=$("$lab/build-peers.sh" 2>"$lab/build/build-peers.log") || {
   tail -n 20 "$lab/build/build-peers.log" >&2
   skip "could not fetch or build Mbed TLS 3.6 (lab/build-peers.sh; log: lab/build/build-peers.log)"
