@@ -479,11 +479,11 @@ scenario_c() {
     [ "$paused" -ge 3 ] && break
     sleep 0.05
   done
-  say "  router conntrack before: $(ip netns exec "$NS_RT" conntrack -L -p udp --dport 5684 2>/dev/null | grep -o 'dport=5684 src=[^ ]* dst=[^ ]* sport=[^ ]* dport=[0-9]*' | awk '{print $5}' | tr '\n' ' ')"
+  say "  router: $(ip netns exec "$NS_RT" conntrack -L -p udp --dport 5684 2>/dev/null | grep -c . || true) UDP mappings toward port 5684 before the flush"
   ip netns exec "$NS_RT" conntrack -F >/dev/null 2>&1 || true
   say "  conntrack -F on the router: the next datagram of every client leaves from a new port"
   for c in "${pids_c[@]}"; do wait "$c" || bad=$((bad + 1)); done
-  say "  router conntrack after:  $(ip netns exec "$NS_RT" conntrack -L -p udp --dport 5684 2>/dev/null | grep -o 'dport=5684 src=[^ ]* dst=[^ ]* sport=[^ ]* dport=[0-9]*' | awk '{print $5}' | tr '\n' ' ')"
+  say "  router: after the flush the clients were mapped to ports $(ip netns exec "$NS_RT" conntrack -L -p udp --dport 5684 2>/dev/null | grep -o 'dport=5684 src=[^ ]* dst=[^ ]* sport=[^ ]* dport=[0-9]*' | awk '{print $5}' | sed 's/dport=//' | tr '\n' ' ')"
   stop_captures
   local moved=0 cid
   for c in 1 2 3; do
