@@ -1,20 +1,52 @@
 #!/usr/bin/env bash
-# The main job on a working default: build cidlb, generate a capture holding every scenario
-# of the data path (DTLS handshakes, CID records before and after NAT rebinding, plain CoAP,
-# IPv6 flow-label TCP and fragmented UDP, node replies, echo, malformed packets), push it
-# through a real DPDK port (net_pcap virtual device, --no-pci), and print what went where.
-# Usage (as root): scripts/demo.sh
+# The main job. Usage (as root):
+#   scripts/demo.sh            the real-peer lab: build cidlb and the lab's peers (Mbed TLS 3.6
+#                              ssl_client2/ssl_server2 and a CID server, libcoap, the Linux IPv6
+#                              stack), set up network namespaces (clients behind a masquerading
+#                              home router, the balancer on a veth through DPDK net_af_packet,
+#                              two or three nodes routing through it), run scenarios a to g
+#                              (lab/lab.sh), print what went where per node and per scenario and
+#                              the balancer's stats, tear everything down.
+#   scripts/demo.sh --capture  no namespaces: generate a capture holding every scenario of the
+#                              data path, push it through a DPDK net_pcap port, print what went
+#                              where, and compare with `cidlb replay`. Also the fallback when the
+#                              lab cannot run here (it says why).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode=lab
+case "${1:-}" in
+  --capture) mode=capture ;;
+  ""|--lab) ;;
+  -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+  *) echo "demo.sh: unknown argument '$1' (--capture or nothing)" >&2; exit 2 ;;
+esac
 scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
+target=${CARGO_TARGET_DIR:-target}
+
+if [ "$mode" = lab ]; then
+  echo "== build (release)"
+  cargo build --release --quiet -p cidlb
+  echo "== the real-peer lab (lab/lab.sh all)"
+  rc=0
+  lab/lab.sh --cidlb "$target/release/cidlb" all || rc=$?
+  if [ $rc = 0 ]; then
+    echo
+    echo "demo: OK"
+    exit 0
+  elif [ $rc != 77 ]; then
+    echo "demo: the lab failed (exit $rc)" >&2
+    exit $rc
+  fi
+  echo "demo: the lab cannot run on this machine (see SKIP above); running the capture demo instead"
+fi
 
 echo "== build (release)"
 cargo build --release --quiet -p cidlb -p cidlb-perf
 
 work=$(mktemp -d /tmp/cidlb-demo.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-bin=target/release
+bin=$target/release
 
 echo "== generate the demo capture"
 "$bin/cidlb-perf" gen --profile demo --flows 300 --out "$work/in.pcap"

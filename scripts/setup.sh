@@ -9,10 +9,13 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-# Debian packages: DPDK 22.11 and its headers, clang for bindgen, pcap and test peers.
+# Debian packages: DPDK 22.11 and its headers, clang for bindgen, pcap, and the lab (lab/lab.sh):
+# tcpdump, libcoap, conntrack/iptables for the masquerading router, ethtool, python3, and
+# dpkg-dev/make to fetch and build Mbed TLS 3.6 (lab/build-peers.sh).
 packages=(
   dpdk dpdk-dev libdpdk-dev pkg-config clang libclang-dev libpcap-dev
-  iproute2 tcpdump tshark python3-scapy libcoap3-bin conntrack iptables
+  iproute2 tcpdump tshark python3 python3-scapy libcoap3-bin conntrack iptables ethtool iputils-ping
+  dpkg-dev make
   build-essential ca-certificates
 )
 missing=()
