@@ -311,7 +311,8 @@ fn forward(eal: &Eal, config: &Config, args: &RunArgs, reload: &AtomicBool) -> a
     let views: Vec<WorkerView<'_>> =
         handles.iter().map(|h| WorkerView { id: h.id, lcore: h.lcore, counters: &h.counters, ports: &h.port_counters }).collect();
     let mut report = StatsReport::collect(forwarded_for.as_secs_f64(), &port_names, &views);
-    report.add_distribution(config, &views);
+    // The config in force at the end (reloads may have added nodes or services).
+    report.add_distribution(control.config(), &views);
     for (i, d) in device_stats.into_iter().enumerate() {
         if let Some(d) = d {
             report.set_device_stats(i, d);
