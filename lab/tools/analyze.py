@@ -10,6 +10,7 @@ Prints a summary per node and `check=ok` or `check=FAIL reason`; exit status 1 o
 Plain struct parsing of classic pcap (tcpdump -w), Ethernet link type: no dependencies.
 """
 import collections
+import os
 import struct
 import sys
 
@@ -104,10 +105,16 @@ def dtls(port, nodes):
         bad.append("no tls12_cid record was captured on any node")
     return bad
 
+# The balancer's own addresses (lab.sh's port config): its health probes reach the nodes too,
+# and are not client flows.
+BALANCER = set(os.environ.get("LAB_BALANCER_ADDRESSES", "192.0.2.1,2001:db8::1").split(","))
+
 def sources(port, nodes, key):
     seen = collections.defaultdict(collections.Counter)
     for node, path in nodes:
         for pkt in filter(None, map(parse, packets(path))):
+            if ip(pkt["src"]) in BALANCER:
+                continue
             k = key(pkt)
             if k is not None:
                 seen[k][node] += 1
