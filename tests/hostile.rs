@@ -447,3 +447,29 @@ proptest! {
         }
     }
 }
+
+/// The perf `flood` profile through the harness: every CID record reaches its node, every
+/// spoofed flow is balanced, the table holds its bound. (Its throughput against the `cid`
+/// profile's is measured by the perf harness.)
+#[test]
+fn perf_flood_profile_keeps_cid_records_on_their_nodes() {
+    let mut h = small_tables(512, 64);
+    let params = cidlb_perf::profiles::ProfileParams { packets: 4_000, flows: 100, size: 40, seed: 3, gap_ns: 1_000 };
+    let packets = cidlb_perf::profiles::generate("flood", &params).expect("flood profile");
+    let mut cid_records = 0;
+    for packet in &packets {
+        let parsed = wire::parse(&packet.bytes).unwrap();
+        let payload = parsed.udp_payload(&packet.bytes);
+        let named = wire::dtls::first_cid(payload, 6).ok().flatten().map(|cid| cid[0]);
+        let to = sent_to(&h.send(packet.timestamp_ns, &packet.bytes)).expect("forwarded");
+        if let Some(node) = named {
+            assert_eq!(to, IpAddr::V4(node4(node)));
+            cid_records += 1;
+        }
+    }
+    assert_eq!(cid_records, 1_000);
+    assert_eq!(h.counters.cid_forwarded.get(), 1_000);
+    assert!(h.counters.sessions_evicted.get() > 0);
+    let sessions = &h.pump.worker.classifier.sessions;
+    assert!(sessions.len() <= sessions.capacity());
+}
