@@ -501,7 +501,7 @@ fn write_fuzz_seeds() {
     }
     // Pipeline: [config][health] then (u16 le length, time step, port, frame) per frame.
     for (i, sequence) in sequences.iter().enumerate() {
-        for config in 0..5u8 {
+        for config in 0..7u8 {
             let health = if i % 3 == 0 { 0 } else { 1 << (i % 5) };
             let mut input = vec![config, health];
             for frame in sequence {

@@ -67,6 +67,18 @@ pub const CONFIGS: &[ConfigEdit] = &[
         64,
         16,
     ),
+    (
+        "flow labels verified (suspect labels take the 5-tuple)",
+        |t| t.replace("balance = \"flow-label\"", "balance = \"flow-label\"\nlabel_policy = \"verify\""),
+        64,
+        16,
+    ),
+    (
+        "flow labels ignored",
+        |t| t.replace("balance = \"flow-label\"", "balance = \"flow-label\"\nlabel_policy = \"ignore\""),
+        16,
+        16,
+    ),
 ];
 
 /// The demo config with small Maglev tables (fast to build per input) and `edit` applied.
