@@ -22,7 +22,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 
 echo "== fuzz seeds (tests/fixtures.rs write_fuzz_seeds)"
-CIDLB_FUZZ_SEEDS="$PWD/fuzz/corpus" cargo test -q --test fixtures write_fuzz_seeds -- --nocapture 2>&1 | grep -E "wrote|FAILED|panicked" || true
+CIDLB_FUZZ_SEEDS="$PWD/fuzz/corpus" cargo test -q --no-default-features --test fixtures write_fuzz_seeds -- --nocapture 2>&1 | grep -E "wrote|FAILED|panicked" || true
 [ -d fuzz/corpus/pipeline ] || { echo "fuzz-smoke: no seed corpus written"; exit 1; }
 
 cd fuzz
