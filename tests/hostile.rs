@@ -200,7 +200,7 @@ pub(crate) fn worker_with_health(down: &[u32], unknown_cid: UnknownCid) -> (Work
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(400))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     /// Random CID bytes from random sources, under any health of nodes 1..3, with either
     /// `unknown_cid` policy: a record is forwarded only to a configured node of the service
@@ -373,7 +373,7 @@ fn malformed_headers_each_meet_their_exact_fate() {
 // The whole pipeline, as properties.
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    #![proptest_config(ProptestConfig::with_cases(200))]
 
     /// Any health of the five demo nodes, any new flow of the session services (IPv4
     /// five-tuple, IPv6 flow label with or without a label, UDP or TCP): forwarded only to a
@@ -410,6 +410,11 @@ proptest! {
             other => prop_assert!(false, "unexpected {:?}", other),
         }
     }
+
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
 
     /// NAT then reverse NAT round-trips: a client's datagram to the VIP reaches a node with
     /// only the destination and TTL changed, and the node's answer leaves with the VIP as its
