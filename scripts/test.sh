@@ -11,3 +11,4 @@ echo "== build"
 cargo build --workspace --all-targets
 echo "== tests"
 cargo test --workspace --no-fail-fast
+scripts/fuzz-smoke.sh

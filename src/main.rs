@@ -150,6 +150,11 @@ fn main() -> std::process::ExitCode {
 fn check(path: &std::path::Path) -> anyhow::Result<()> {
     match cidlb_config::load_all(path) {
         Ok(config) => {
+            // What `run` builds from the config: reject here what it would reject there.
+            if let Err(error) = cidlb_dataplane::snapshot::Snapshot::build(&config, &[], 1) {
+                eprintln!("{}: {error}", path.display());
+                return Err(anyhow::anyhow!("{}: the config was not accepted", path.display()));
+            }
             print!("{}", config.summary());
             println!("{}: OK", path.display());
             Ok(())

@@ -483,3 +483,77 @@ fn unresolved_next_hops_are_resolved_by_arp_and_held_frames_released() {
     assert_eq!(h.pump.pending(), 0);
     assert_eq!(h.counters.drops[DropReason::NeighborUnresolved as usize].get(), 1);
 }
+
+/// Writes the fuzz seed corpus (issue 8) from this fixture table and the perf profiles, in
+/// the formats of `fuzz/` (see `fuzz/src/lib.rs` for the pipeline's): run by
+/// `scripts/fuzz-smoke.sh` with `CIDLB_FUZZ_SEEDS=fuzz/corpus`. Without the variable it only
+/// checks that the seeds can be made.
+#[test]
+fn write_fuzz_seeds() {
+    let mut frames: Vec<Vec<u8>> = Vec::new();
+    let mut sequences: Vec<Vec<Vec<u8>>> = Vec::new();
+    for fixture in fixtures() {
+        let steps: Vec<Vec<u8>> = fixture.steps.iter().map(|s| s.1.clone()).collect();
+        frames.extend(steps.iter().cloned());
+        sequences.push(steps);
+    }
+    frames.push(wire::build::arp_request_frame(GATEWAY_MAC, Ipv4Addr::new(192, 0, 2, 254), VIP4));
+    frames.push(
+        PacketBuilder::neighbor_solicitation(node6(0xfe), solicited_node(VIP6), VIP6, GATEWAY_MAC)
+            .macs(GATEWAY_MAC, [0x33, 0x33, 0xff, 0, 0, 0x10])
+            .ttl(255)
+            .build(),
+    );
+    let params = profiles::ProfileParams { packets: 64, flows: 12, size: 40, seed: 8, gap_ns: 10_000 };
+    for (profile, _) in profiles::PROFILES {
+        let packets: Vec<Vec<u8>> = profiles::generate(profile, &params).expect("profile").into_iter().map(|p| p.bytes).collect();
+        for chunk in packets.chunks(24) {
+            sequences.push(chunk.to_vec());
+        }
+        frames.extend(packets);
+    }
+    for label in [0x5000u32, 0] {
+        let fragments = profiles::label_udp_fragments(5, label, 3000, 1280, 0xabc);
+        frames.extend(fragments.iter().cloned());
+        sequences.push(fragments);
+    }
+    frames.sort();
+    frames.dedup();
+
+    let mut corpus: Vec<(&str, Vec<u8>)> = Vec::new();
+    for frame in &frames {
+        corpus.push(("parse", frame.clone()));
+        corpus.push(("arp_nd", frame.clone()));
+        if let Ok(parsed) = wire::parse(frame) {
+            let payload = parsed.udp_payload(frame);
+            if !payload.is_empty() {
+                corpus.push(("dtls_records", [&[6u8][..], payload].concat()));
+            }
+        }
+    }
+    for text in [support::demo_config_text(), std::fs::read_to_string(support::repo().join("config/examples/cidlb.toml")).unwrap()] {
+        corpus.push(("config", text.into_bytes()));
+    }
+    // Pipeline: [config][health] then (u16 le length, time step, port, frame) per frame.
+    for (i, sequence) in sequences.iter().enumerate() {
+        for config in 0..7u8 {
+            let health = if i % 3 == 0 { 0 } else { 1 << (i % 5) };
+            let mut input = vec![config, health];
+            for frame in sequence {
+                let len = frame.len().min(2048) as u16;
+                input.extend_from_slice(&len.to_le_bytes());
+                input.extend_from_slice(&[1, 0]);
+                input.extend_from_slice(&frame[..len as usize]);
+            }
+            corpus.push(("pipeline", input));
+        }
+    }
+    assert!(corpus.iter().filter(|c| c.0 == "pipeline").count() >= 50);
+    let Ok(dir) = std::env::var("CIDLB_FUZZ_SEEDS") else { return };
+    for (i, (target, bytes)) in corpus.iter().enumerate() {
+        let target_dir = std::path::Path::new(&dir).join(target);
+        std::fs::create_dir_all(&target_dir).unwrap();
+        std::fs::write(target_dir.join(format!("seed-{i:05}")), bytes).unwrap();
+    }
+    eprintln!("wrote {} seeds to {dir}", corpus.len());
+}

@@ -665,6 +665,12 @@ impl Checker<'_, '_> {
             }
             Balance::FiveTuple => {}
         }
+        if service.label_policy.is_some() && service.balance != Balance::FlowLabel {
+            self.report(
+                format!("{p}.label_policy"),
+                "label_policy applies to balance = \"flow-label\" only; remove it here",
+            );
+        }
     }
 
     fn maglev(&mut self, i: usize, service: &Service) {

@@ -253,6 +253,24 @@ pub enum UnknownCid {
     Session,
 }
 
+/// What a `flow-label` service makes of non-zero flow labels (RFC 6437 §5: "stateful
+/// classifiers should include explicit methods to detect and ignore suspect flow label values").
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum LabelPolicy {
+    /// `<source, destination, label>` is the session key of every labelled packet.
+    #[default]
+    Trust,
+    /// A label is suspect when a packet carries it with a 5-tuple other than the flow that
+    /// owns it (a constant label from a stack or middlebox, or an attacker steering many flows
+    /// through one label): that packet takes the 5-tuple session path instead. Fragments
+    /// follow their first fragment, as unlabelled ones do.
+    Verify,
+    /// Labels are never used: every packet takes the 5-tuple path (fragments the fragment
+    /// table), as for a zero label.
+    Ignore,
+}
+
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Forward {
@@ -279,6 +297,9 @@ pub struct Service {
     pub node_id_length: u8,
     #[serde(default)]
     pub unknown_cid: UnknownCid,
+    /// `flow-label` only: "trust" (the default), "verify" or "ignore"; see [`LabelPolicy`].
+    #[serde(default)]
+    pub label_policy: Option<LabelPolicy>,
     #[serde(default)]
     pub forward: Forward,
     /// NAT mode: port on the node (default: the service port).

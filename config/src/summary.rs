@@ -1,7 +1,7 @@
 //! `cidlb check`'s report on a valid config: what the balancer will do, in aligned columns.
 
 use crate::rules::endpoint;
-use crate::schema::{Balance, Config, Forward, Health, ProbeKind, UnknownCid};
+use crate::schema::{Balance, Config, Forward, Health, LabelPolicy, ProbeKind, UnknownCid};
 use std::fmt::Write;
 use std::time::Duration;
 
@@ -126,7 +126,11 @@ impl Config {
                     }
                 ),
                 Balance::FiveTuple => "five-tuple".to_string(),
-                Balance::FlowLabel => "flow-label".to_string(),
+                Balance::FlowLabel => match service.label_policy.unwrap_or_default() {
+                    LabelPolicy::Trust => "flow-label".to_string(),
+                    LabelPolicy::Verify => "flow-label (suspect labels verified)".to_string(),
+                    LabelPolicy::Ignore => "flow-label (labels ignored: five-tuple)".to_string(),
+                },
             };
             let forward = match (service.forward, service.target_port) {
                 (Forward::Nat, Some(port)) => format!("nat to port {port}"),

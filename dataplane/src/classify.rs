@@ -18,7 +18,7 @@ use crate::counters::{DropReason, WorkerCounters};
 use crate::session::{FlowKey, InsertOutcome, SessionTable, SessionValue};
 use crate::snapshot::{Address, NodeState, ServiceInfo, Snapshot};
 use crate::wire::{self, Parsed, L3};
-use cidlb_config::{Balance, UnknownCid};
+use cidlb_config::{Balance, LabelPolicy, UnknownCid};
 
 pub const PROTO_ICMP: u8 = 1;
 pub const PROTO_TCP: u8 = 6;
@@ -177,9 +177,14 @@ impl Classifier {
             };
         };
         let service = &snapshot.services[service_index as usize];
+        // Labels not trusted (`label_policy`): fragments go by the fragment table.
+        let trust_label = service.label_policy == LabelPolicy::Trust;
+        if !parsed.l4_present && !trust_label {
+            return self.follow_fragment(snapshot, now, parsed);
+        }
         let verdict = match service.balance {
             Balance::DtlsCid => self.by_cid(snapshot, now, parsed, frame, service_index, service, counters),
-            Balance::FlowLabel if parsed.flow_label != 0 => {
+            Balance::FlowLabel if parsed.flow_label != 0 && service.label_policy != LabelPolicy::Ignore => {
                 self.by_label(snapshot, now, parsed, service_index, service, counters)
             }
             Balance::FlowLabel | Balance::FiveTuple => {
@@ -189,7 +194,7 @@ impl Classifier {
         // The first fragment of an unlabelled datagram leaves a trail for the others.
         if let Verdict::Forward { node, .. } = verdict {
             if let Some(frag) = parsed.frag {
-                if frag.offset == 0 && frag.more && (parsed.flow_label == 0 || !matches!(service.balance, Balance::FlowLabel)) {
+                if frag.offset == 0 && frag.more && (parsed.flow_label == 0 || !trust_label || !matches!(service.balance, Balance::FlowLabel)) {
                     let value = SessionValue { node_id: snapshot.nodes[node as usize].id, aux: service_index as u32 };
                     self.fragments.insert(fragment_key(parsed), value, now);
                 }
@@ -293,6 +298,14 @@ impl Classifier {
         let label_hash = self.sessions.hash(&label_key);
         if let Some(value) = self.sessions.lookup_hashed(&label_key, label_hash, now) {
             if let Some(node) = usable(snapshot, value.node_id) {
+                // `label_policy = "verify"`: a label its 5-tuple does not own is suspect (RFC
+                // 6437 §5); that packet takes the 5-tuple path.
+                if let (LabelPolicy::Verify, Some(tuple_key)) = (service.label_policy, tuple_key) {
+                    if self.sessions.lookup(&tuple_key, now).map(|t| t.node_id) != Some(value.node_id) {
+                        counters.labels_suspect.inc();
+                        return self.by_session(snapshot, now, parsed, service_index, service, counters);
+                    }
+                }
                 // Keep the 5-tuple entry alive, refreshing it at most every half timeout.
                 if let Some(tuple_key) = tuple_key {
                     if now_s.wrapping_sub(value.aux) >= half_timeout_s.max(1) {

@@ -134,6 +134,9 @@ pub struct WorkerCounters {
     pub sessions_live: Counter,
     /// Flow-label flows whose label changed mid-flow and stayed on their node.
     pub relabels: Counter,
+    /// Packets whose flow label another 5-tuple owns (`label_policy = "verify"`): sent by
+    /// their 5-tuple instead.
+    pub labels_suspect: Counter,
     pub reverse_nat: Counter,
     pub fragments_forwarded: Counter,
     pub arp_replies: Counter,
@@ -180,6 +183,7 @@ impl Default for WorkerCounters {
             sessions_rescheduled: Counter::default(),
             sessions_live: Counter::default(),
             relabels: Counter::default(),
+            labels_suspect: Counter::default(),
             reverse_nat: Counter::default(),
             fragments_forwarded: Counter::default(),
             arp_replies: Counter::default(),
@@ -210,7 +214,7 @@ impl WorkerCounters {
         self.drops.iter().map(Counter::get).sum()
     }
     /// (name, value) of every non-drop counter, for stats and metrics.
-    pub fn named(&self) -> [(&'static str, u64); 25] {
+    pub fn named(&self) -> [(&'static str, u64); 26] {
         [
             ("rx_packets", self.rx_packets.get()),
             ("rx_bytes", self.rx_bytes.get()),
@@ -225,6 +229,7 @@ impl WorkerCounters {
             ("sessions_rescheduled", self.sessions_rescheduled.get()),
             ("sessions_live", self.sessions_live.get()),
             ("relabels", self.relabels.get()),
+            ("labels_suspect", self.labels_suspect.get()),
             ("reverse_nat", self.reverse_nat.get()),
             ("fragments_forwarded", self.fragments_forwarded.get()),
             ("arp_replies", self.arp_replies.get()),

@@ -8,7 +8,7 @@
 
 use crate::select::{FlowHasher, Maglev, MaglevTable};
 use arc_swap::ArcSwap;
-use cidlb_config::{Balance, Config, Forward, MacAddr, Protocol, UnknownCid};
+use cidlb_config::{Balance, Config, Forward, LabelPolicy, MacAddr, Protocol, UnknownCid};
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -120,6 +120,8 @@ pub struct ServiceInfo {
     pub node_id_offset: u8,
     pub node_id_length: u8,
     pub unknown_cid: UnknownCid,
+    /// `flow-label` services: what to make of non-zero labels.
+    pub label_policy: LabelPolicy,
     pub forward: Forward,
     /// Destination port on the node in NAT mode; `None` keeps the client's destination port.
     pub target_port: Option<u16>,
@@ -313,6 +315,7 @@ impl Snapshot {
                 node_id_offset: s.node_id_offset,
                 node_id_length: s.node_id_length,
                 unknown_cid: s.unknown_cid,
+                label_policy: s.label_policy.unwrap_or_default(),
                 forward: s.forward,
                 target_port: s.target_port,
                 nodes: members,

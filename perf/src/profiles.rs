@@ -82,6 +82,7 @@ pub const PROFILES: &[(&str, &str)] = &[
     ("session", "plain CoAP over a fixed set of 5-tuples (the session hit path)"),
     ("flow-label", "IPv6 TCP with non-zero flow labels over a fixed set of flows"),
     ("flow-label-ext", "as flow-label, with hop-by-hop and destination options headers"),
+    ("flood", "a spoofed new-flow flood (random sources and ports: CoAP to the five-tuple service, ClientHellos to the dtls-cid service) with one CID record in four from the cid profile's clients; compare its CID throughput with the cid profile's"),
 ];
 
 #[derive(Clone, Debug)]
@@ -137,6 +138,24 @@ pub fn generate(profile: &str, params: &ProfileParams) -> Result<Vec<CapturedPac
                     )
                     .build()
                 }
+            })
+            .collect(),
+        "flood" => (0..params.packets)
+            .map(|i| {
+                if i % 4 == 0 {
+                    let client = rng.below(flows as u64) as u32;
+                    let node = NODES4[(client % 3) as usize].0;
+                    return cid_packet(client, 20000 + (client % 40000) as u16, node, i as u64, params.size);
+                }
+                // Spoofed: any unicast source, any port; never the same 5-tuple twice in practice.
+                let source = Ipv4Addr::from((rng.next_u64() as u32 & 0x7fff_ffff) | 0x0100_0000);
+                let source_port = 1024 + rng.below(64_000) as u16;
+                let builder = if i % 2 == 0 {
+                    PacketBuilder::udp4(source, VIP4, source_port, COAP_PORT).payload(&[0x40, 0x01, (i >> 8) as u8, i as u8])
+                } else {
+                    PacketBuilder::udp4(source, VIP4, source_port, COAPS_PORT).payload(&dtls::client_hello(60))
+                };
+                from_gateway(builder).build()
             })
             .collect(),
         other => return Err(format!("unknown profile `{other}`; known: {}", PROFILES.iter().map(|p| p.0).collect::<Vec<_>>().join(", "))),

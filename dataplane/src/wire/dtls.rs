@@ -223,15 +223,22 @@ impl<'a> Iterator for Records<'a> {
 /// A CID record whose body overruns the datagram still names its node, but we drop it: the
 /// node would discard it anyway (RFC 6347 §4.1.2.7 — invalid records are silently discarded).
 pub fn first_cid(payload: &[u8], cid_len: usize) -> Result<Option<&[u8]>, DropReason> {
-    for record in Records::new(payload, cid_len) {
-        match record {
-            Ok(r) if r.is_cid_record() && r.version == VERSION_DTLS_1_2 => return Ok(Some(r.cid)),
-            Ok(_) => {}
-            Err(RecordError::CidTruncated) => return Err(DropReason::CidTruncated),
-            Err(_) => return Ok(None),
+    let mut records = Records::new(payload, cid_len);
+    loop {
+        let at = records.rest;
+        match records.next() {
+            None => return Ok(None),
+            Some(Ok(r)) if r.is_cid_record() && r.version == VERSION_DTLS_1_2 => return Ok(Some(r.cid)),
+            Some(Ok(_)) => {}
+            Some(Err(RecordError::CidTruncated)) => return Err(DropReason::CidTruncated),
+            // A CID record cut short of its declared length: dropped as promised above (it
+            // must not fall to the session path, where it would create a session).
+            Some(Err(RecordError::LengthOverrun)) if at.first() == Some(&content_type::TLS12_CID) => {
+                return Err(DropReason::CidTruncated)
+            }
+            Some(Err(_)) => return Ok(None),
         }
     }
-    Ok(None)
 }
 
 #[cfg(test)]
@@ -283,8 +290,9 @@ mod tests {
             };
             assert_eq!(got, vec![Err(expected)], "prefix {n}");
             let first = first_cid(&rec[..n], 6);
-            if (11..19).contains(&n) {
-                assert_eq!(first, Err(DropReason::CidTruncated));
+            if n >= 11 {
+                // Cut inside the CID, or short of the declared length: dropped, never routed.
+                assert_eq!(first, Err(DropReason::CidTruncated), "prefix {n}");
             } else {
                 assert_eq!(first, Ok(None));
             }
@@ -307,6 +315,12 @@ mod tests {
         let got: Vec<_> = Records::new(&many, 6).collect();
         assert_eq!(got.len(), MAX_RECORDS + 1);
         assert_eq!(got[MAX_RECORDS], Err(RecordError::TooManyRecords));
+        // An overrunning handshake record is the session path's; an overrunning CID record
+        // behind a complete handshake record is dropped.
+        let mut overrun = hex("16 fefd 0000 000000000000 0003 010203");
+        overrun.extend(&hex(CID_RECORD)[..30]);
+        assert_eq!(first_cid(&overrun, 6), Err(DropReason::CidTruncated));
+        assert_eq!(first_cid(&hex("16 fefd 0000 000000000000 0009 010203"), 6), Ok(None));
         // Other versions are not routed by CID.
         let mut old = hex(CID_RECORD);
         old[2] = 0xff;
