@@ -28,8 +28,6 @@ pub const PROTO_ICMPV6: u8 = 58;
 /// What the balancer answers itself, in place.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Local {
-    ArpReply,
-    NeighborAdvertisement,
     EchoReply,
     /// Copy to the control thread (probe replies, ARP/ND it learns neighbours from).
     ToControl,
@@ -159,10 +157,8 @@ impl Classifier {
     ) -> Verdict {
         // A non-first fragment (no ports): its first fragment decided, or a non-zero flow
         // label does (every fragment of a labelled flow carries the label, RFC 6437 §3).
-        if !parsed.l4_present {
-            if parsed.flow_label == 0 || parsed.frag.is_none() {
-                return self.follow_fragment(snapshot, now, parsed);
-            }
+        if !parsed.l4_present && (parsed.flow_label == 0 || parsed.frag.is_none()) {
+            return self.follow_fragment(snapshot, now, parsed);
         }
         let found = if parsed.l4_present {
             snapshot.service_for(&vip, parsed.proto, parsed.dport)

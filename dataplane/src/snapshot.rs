@@ -157,6 +157,9 @@ impl ServiceInfo {
 pub const PROTO_TCP: u8 = 6;
 pub const PROTO_UDP: u8 = 17;
 
+/// A port's gateway MACs (IPv4, IPv6), when known.
+pub type GatewayMacs = (Option<[u8; 6]>, Option<[u8; 6]>);
+
 /// Everything a worker needs to decide, immutable once published.
 #[derive(Debug)]
 pub struct Snapshot {
@@ -173,7 +176,7 @@ pub struct Snapshot {
     /// Known neighbours: static entries and those resolved by ARP/ND.
     pub neighbors: FxHashMap<IpAddr, [u8; 6]>,
     /// Gateway MAC per port (v4, v6), when known.
-    pub gateway_macs: Vec<(Option<[u8; 6]>, Option<[u8; 6]>)>,
+    pub gateway_macs: Vec<GatewayMacs>,
     pub hasher: FlowHasher,
     pub hash_key: [u8; 16],
     pub session_timeout_ns: u64,

@@ -175,7 +175,7 @@ impl Worker {
                     Route::SessionHit | Route::SessionNew | Route::Relabel => counters.session_forwarded.inc(),
                 }
                 let target_port = if parsed.l4_present { service.target_port } else { None };
-                self.to_node(now, in_port, &parsed, frame, service_index, node_index, target_port)
+                self.send_to_node(now, in_port, &parsed, frame, service_index, node_index, target_port)
             }
             Verdict::IcmpError { service, node: Some(node), vip_is_source } => {
                 self.icmp_error_to_node(now, in_port, frame, service, node, vip_is_source)
@@ -214,7 +214,7 @@ impl Worker {
     /// Send a classified frame to node `node_index` of service `service_index` the way the
     /// service forwards: NAT (destination rewritten, `target_port` when given) or IP-in-IP.
     #[allow(clippy::too_many_arguments)]
-    fn to_node<F: Frame>(
+    fn send_to_node<F: Frame>(
         &mut self,
         now: u64,
         in_port: u16,
@@ -293,8 +293,6 @@ impl Worker {
                 let _ = self.to_control(in_port, frame.data());
                 answer
             }
-            Local::ArpReply => Answer::ArpReply,
-            Local::NeighborAdvertisement => Answer::NeighborAdvertisement,
             Local::EchoReply => {
                 let ok = match parsed.l3 {
                     wire::L3::Ipv4 => rewrite::icmp_echo_reply_v4(frame.data_mut(), parsed),
@@ -344,7 +342,7 @@ impl Worker {
             }
         }
         self.counters.icmp_errors_delivered.inc();
-        self.to_node(now, in_port, &parsed, frame, service, node, None)
+        self.send_to_node(now, in_port, &parsed, frame, service, node, None)
     }
 
     /// Tell the client the path MTU through the tunnel (rate-limited).

@@ -129,6 +129,48 @@ pub fn update_bytes(checksum: u16, old: &[u8], new: &[u8]) -> u16 {
     !fold(s)
 }
 
+/// Verify every checksum of a parsed frame from scratch: the IPv4 header, and the UDP, TCP,
+/// ICMP or ICMPv6 checksum when the whole upper-layer message is in this packet (not a
+/// fragment). For tests and tools, not the fast path.
+pub fn verify_frame(frame: &[u8], parsed: &super::Parsed) -> bool {
+    use super::{protocol, L3};
+    let l3 = parsed.l3_offset as usize;
+    let end = parsed.ip_end().min(frame.len());
+    if parsed.l3 == L3::Ipv4 {
+        let header_len = ((frame[l3] & 0x0f) as usize) * 4;
+        if checksum(&frame[l3..l3 + header_len]) != 0 {
+            return false;
+        }
+    }
+    if !parsed.l4_present || parsed.frag.is_some() {
+        return true;
+    }
+    let l4 = &frame[parsed.l4_offset as usize..end];
+    let length = l4.len() as u32;
+    let pseudo = match parsed.l3 {
+        L3::Ipv4 => {
+            let s = [parsed.src[0], parsed.src[1], parsed.src[2], parsed.src[3]];
+            let d = [parsed.dst[0], parsed.dst[1], parsed.dst[2], parsed.dst[3]];
+            pseudo_header_v4(s, d, parsed.proto, length as u16)
+        }
+        L3::Ipv6 => pseudo_header_v6(parsed.src, parsed.dst, parsed.proto, length),
+        L3::Arp => return true,
+    };
+    match (parsed.l3, parsed.proto) {
+        // A zero IPv4 UDP checksum means "none" (RFC 768).
+        (L3::Ipv4, protocol::UDP) if l4.len() >= 8 && l4[6] == 0 && l4[7] == 0 => true,
+        (_, protocol::UDP) | (_, protocol::TCP) | (L3::Ipv6, protocol::ICMPV6) => with_pseudo_header(pseudo, l4) == 0,
+        (L3::Ipv4, protocol::ICMP) => checksum(l4) == 0,
+        _ => true,
+    }
+}
+
+/// Verify a reassembled IPv6 UDP datagram's checksum.
+pub fn verify_udp6(source: &[u8; 16], destination: &[u8; 16], udp: &[u8]) -> bool {
+    let pseudo = pseudo_header_v6(*source, *destination, super::protocol::UDP, udp.len() as u32);
+    with_pseudo_header(pseudo, udp) == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,46 +260,4 @@ mod tests {
             prop_assert_eq!(fold(pseudo_header_v4(s, d, p, len)), fold(sum(&bytes)));
         }
     }
-}
-
-/// Verify every checksum of a parsed frame from scratch: the IPv4 header, and the UDP, TCP,
-/// ICMP or ICMPv6 checksum when the whole upper-layer message is in this packet (not a
-/// fragment). For tests and tools, not the fast path.
-pub fn verify_frame(frame: &[u8], parsed: &super::Parsed) -> bool {
-    use super::{protocol, L3};
-    let l3 = parsed.l3_offset as usize;
-    let end = parsed.ip_end().min(frame.len());
-    if parsed.l3 == L3::Ipv4 {
-        let header_len = ((frame[l3] & 0x0f) as usize) * 4;
-        if checksum(&frame[l3..l3 + header_len]) != 0 {
-            return false;
-        }
-    }
-    if !parsed.l4_present || parsed.frag.is_some() {
-        return true;
-    }
-    let l4 = &frame[parsed.l4_offset as usize..end];
-    let length = l4.len() as u32;
-    let pseudo = match parsed.l3 {
-        L3::Ipv4 => {
-            let s = [parsed.src[0], parsed.src[1], parsed.src[2], parsed.src[3]];
-            let d = [parsed.dst[0], parsed.dst[1], parsed.dst[2], parsed.dst[3]];
-            pseudo_header_v4(s, d, parsed.proto, length as u16)
-        }
-        L3::Ipv6 => pseudo_header_v6(parsed.src, parsed.dst, parsed.proto, length),
-        L3::Arp => return true,
-    };
-    match (parsed.l3, parsed.proto) {
-        // A zero IPv4 UDP checksum means "none" (RFC 768).
-        (L3::Ipv4, protocol::UDP) if l4.len() >= 8 && l4[6] == 0 && l4[7] == 0 => true,
-        (_, protocol::UDP) | (_, protocol::TCP) | (L3::Ipv6, protocol::ICMPV6) => with_pseudo_header(pseudo, l4) == 0,
-        (L3::Ipv4, protocol::ICMP) => checksum(l4) == 0,
-        _ => true,
-    }
-}
-
-/// Verify a reassembled IPv6 UDP datagram's checksum.
-pub fn verify_udp6(source: &[u8; 16], destination: &[u8; 16], udp: &[u8]) -> bool {
-    let pseudo = pseudo_header_v6(*source, *destination, super::protocol::UDP, udp.len() as u32);
-    with_pseudo_header(pseudo, udp) == 0
 }
