@@ -275,25 +275,13 @@ fn forward(eal: &Eal, config: &Config, args: &RunArgs, reload: &AtomicBool) -> a
     let forwarded_for = started.elapsed();
     info!(seconds = forwarded_for.as_secs_f64(), "workers stopped");
 
-    let device_stats: Vec<Option<DeviceStats>> = ports
-        .iter()
-        .map(|p| match p.stats() {
-            Ok(s) => Some(DeviceStats {
-                ipackets: s.ipackets,
-                opackets: s.opackets,
-                ibytes: s.ibytes,
-                obytes: s.obytes,
-                imissed: s.imissed,
-                ierrors: s.ierrors,
-                oerrors: s.oerrors,
-                rx_nombuf: s.rx_nombuf,
-            }),
-            Err(e) => {
-                warn!(device = p.device(), error = %e, "reading device stats");
-                None
-            }
-        })
-        .collect();
+    // Read before the ports close; a device that cannot say is logged and left out.
+    for p in &ports {
+        if let Err(e) = p.stats() {
+            warn!(device = p.device(), error = %e, "reading device stats");
+        }
+    }
+    let device_stats = device_stats(&ports);
     // Close the ports now: net_pcap writes out its tx_pcap file on close.
     for port in ports {
         let device = port.device().to_string();
