@@ -275,12 +275,7 @@ fn forward(eal: &Eal, config: &Config, args: &RunArgs, reload: &AtomicBool) -> a
     let forwarded_for = started.elapsed();
     info!(seconds = forwarded_for.as_secs_f64(), "workers stopped");
 
-    // Read before the ports close; a device that cannot say is logged and left out.
-    for p in &ports {
-        if let Err(e) = p.stats() {
-            warn!(device = p.device(), error = %e, "reading device stats");
-        }
-    }
+    // Read before the ports close.
     let device_stats = device_stats(&ports);
     // Close the ports now: net_pcap writes out its tx_pcap file on close.
     for port in ports {
@@ -326,7 +321,7 @@ fn device_stats(ports: &[Port]) -> Vec<Option<DeviceStats>> {
     ports
         .iter()
         .map(|p| {
-            p.stats().ok().map(|s| DeviceStats {
+            p.stats().map_err(|e| warn!(device = p.device(), error = %e, "reading device stats")).ok().map(|s| DeviceStats {
                 ipackets: s.ipackets,
                 opackets: s.opackets,
                 ibytes: s.ibytes,
