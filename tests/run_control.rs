@@ -10,41 +10,12 @@
 #![cfg(feature = "dpdk")]
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const CIDLB: &str = env!("CARGO_BIN_EXE_cidlb");
-
-struct TestDir(PathBuf);
-
-impl TestDir {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("cidlb-run-control-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create test dir");
-        TestDir(dir)
-    }
-    fn path(&self, file: &str) -> PathBuf {
-        self.0.join(file)
-    }
-    fn write(&self, file: &str, text: &str) -> PathBuf {
-        let p = self.path(file);
-        std::fs::write(&p, text).expect("write test file");
-        p
-    }
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(self.path("stderr.txt")).unwrap_or_default()
-    }
-}
-
-impl Drop for TestDir {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
+mod support;
+use support::dpdk::{free_hugepages, udp_frame, write_pcap, TestDir, CIDLB};
 
 /// A running `cidlb run`, killed by its pid if the test ends without stopping it.
 struct Running {
@@ -88,17 +59,6 @@ impl Drop for Running {
             let _ = child.wait();
         }
     }
-}
-
-fn free_hugepages() -> u64 {
-    let mounted = std::fs::read_to_string("/proc/mounts").map(|m| m.lines().any(|l| l.contains(" hugetlbfs "))).unwrap_or(false);
-    if !mounted {
-        return 0;
-    }
-    std::fs::read_to_string("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// Memory arguments: `--in-memory` on hugepages, else `--no-huge`; a unique file prefix.
@@ -171,22 +131,6 @@ fn wait_log(dir: &TestDir, what: &str, n: usize, timeout: Duration) {
         }
         assert!(Instant::now() < deadline, "waited {timeout:?} for {n} x `{what}`, saw {have}; stderr:\n{}", dir.stderr());
         std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn udp_frame(i: u16) -> Vec<u8> {
-    use cidlb_dataplane::wire::build::PacketBuilder;
-    PacketBuilder::udp4([198, 51, 100, 1 + (i % 200) as u8], [192, 0, 2, 10], 40000 + i, 5684)
-        .payload(&[0x17; 20])
-        .macs([0x02, 0, 0, 0, 0, 0xfe], [0x02, 0, 0, 0, 0, 0x01])
-        .build()
-}
-
-fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
-    let mut writer = pcap_file::pcap::PcapWriter::new(File::create(path).expect("create pcap")).expect("pcap header");
-    for (i, frame) in frames.iter().enumerate() {
-        let packet = pcap_file::pcap::PcapPacket::new(Duration::from_millis(i as u64), frame.len() as u32, frame);
-        writer.write_packet(&packet).expect("write pcap packet");
     }
 }
 

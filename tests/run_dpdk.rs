@@ -17,51 +17,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-const CIDLB: &str = env!("CARGO_BIN_EXE_cidlb");
-
-/// A scratch directory per test, removed when the test passes.
-struct TestDir(PathBuf);
-
-impl TestDir {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("cidlb-run-dpdk-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create test dir");
-        TestDir(dir)
-    }
-    fn path(&self, file: &str) -> PathBuf {
-        self.0.join(file)
-    }
-    fn write(&self, file: &str, text: &str) -> PathBuf {
-        let p = self.path(file);
-        std::fs::write(&p, text).expect("write test file");
-        p
-    }
-}
-
-impl Drop for TestDir {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
+mod support;
+use support::dpdk::{free_hugepages, udp_frame, write_pcap, TestDir, CIDLB};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Memory {
     Huge,
     NoHuge,
-}
-
-fn free_hugepages() -> u64 {
-    let mounted = std::fs::read_to_string("/proc/mounts").map(|m| m.lines().any(|l| l.contains(" hugetlbfs "))).unwrap_or(false);
-    if !mounted {
-        return 0;
-    }
-    std::fs::read_to_string("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(0)
 }
 
 fn preferred_memory() -> Memory {
@@ -190,37 +152,6 @@ fn run_cidlb(
 }
 
 fn no_signal(_: &Child) {}
-
-/// An Ethernet/IPv4/UDP frame to 192.0.2.10:5684 from 198.51.100.1, `i` in the source port.
-fn udp_frame(i: u16) -> Vec<u8> {
-    let payload = [0x17u8; 20];
-    let udp_len = 8 + payload.len() as u16;
-    let ip_len = 20 + udp_len;
-    let mut f = Vec::new();
-    f.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x01]); // destination: the port's MAC
-    f.extend_from_slice(&[0x02, 0, 0, 0, 0, 0xfe]); // source: the gateway
-    f.extend_from_slice(&[0x08, 0x00]);
-    let mut ip = vec![0x45, 0, (ip_len >> 8) as u8, ip_len as u8, (i >> 8) as u8, i as u8, 0, 0, 64, 17, 0, 0, 198, 51, 100, 1, 192, 0, 2, 10];
-    let sum = ip.chunks(2).map(|w| u32::from(u16::from_be_bytes([w[0], w[1]]))).sum::<u32>();
-    let sum = !((sum & 0xffff) + (sum >> 16)) as u16;
-    ip[10..12].copy_from_slice(&sum.to_be_bytes());
-    f.extend_from_slice(&ip);
-    let sport = 40000 + i;
-    f.extend_from_slice(&sport.to_be_bytes());
-    f.extend_from_slice(&5684u16.to_be_bytes());
-    f.extend_from_slice(&udp_len.to_be_bytes());
-    f.extend_from_slice(&[0, 0]);
-    f.extend_from_slice(&payload);
-    f
-}
-
-fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
-    let mut writer = pcap_file::pcap::PcapWriter::new(File::create(path).expect("create pcap")).expect("pcap header");
-    for (i, frame) in frames.iter().enumerate() {
-        let packet = pcap_file::pcap::PcapPacket::new(Duration::from_millis(i as u64), frame.len() as u32, frame);
-        writer.write_packet(&packet).expect("write pcap packet");
-    }
-}
 
 fn count_pcap(path: &Path) -> u64 {
     let mut reader = pcap_file::pcap::PcapReader::new(File::open(path).expect("open out.pcap")).expect("out.pcap is a valid pcap");

@@ -2,6 +2,8 @@
 //! code `cidlb replay` uses (capture backend + Control), and the demo topology's constants.
 #![allow(dead_code)]
 
+pub mod dpdk;
+
 use cidlb_config::{Config, MacAddr};
 use cidlb_control::Control;
 use cidlb_dataplane::counters::{DropReason, PortCounters, WorkerCounters};
