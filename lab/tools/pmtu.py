@@ -14,6 +14,7 @@ announced allows. One log line per event on stdout. Test tooling, not part of ci
 """
 import hashlib
 import socket
+import struct
 import sys
 import threading
 import time
@@ -64,6 +65,12 @@ def server(port, node):
         threading.Thread(target=serve, args=(conn, peer), daemon=True).start()
 
 
+def abort(s):
+    """Close with a reset: the server's connection ends now instead of retransmitting on."""
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+
+
 def fetch(host, port, size, timeout):
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     s = socket.socket(family, socket.SOCK_STREAM)
@@ -84,8 +91,11 @@ def fetch(host, port, size, timeout):
             digest.update(chunk)
     except OSError as e:
         print(f"event=error host={host} error={e} bytes={got} seconds={time.monotonic() - start:.2f}", flush=True)
+        abort(s)
         return 1
     ok = got == size and digest.hexdigest() == hashlib.sha256(pattern(size)).hexdigest()
+    if not ok:
+        abort(s)
     print(f"event=result host={host} port={port} bytes={got} of={size} intact={ok} "
           f"seconds={time.monotonic() - start:.2f}", flush=True)
     return 0 if ok else 1

@@ -9,10 +9,12 @@
       router sent to a VIP (ROUTER_PCAP, captured on the router's side toward the balancer).
 
   tunnel_check.py pmtu PORT MODE NODE=PCAP...
-      MODE nat or ipip. The node's TCP segments from PORT larger than 1280 bytes, the ICMP
-      "fragmentation needed" / Packet Too Big it received (unwrapped when tunnelled) with the
-      quoted source (nat: must be the node's own address, translated back by the balancer;
-      ipip: the VIP, as the router sent it), and the size of the node's last segments.
+      MODE nat or ipip. Per TCP connection from PORT: the node's data segments over 1280
+      bytes (there must be some: no MSS clamping), the ICMP "fragmentation needed" / Packet
+      Too Big errors quoting it that reached the node (unwrapped when tunnelled; nat: the
+      quote must name the node's own address, translated back by the balancer; ipip: the
+      VIP, as the router sent it; checksums must hold), and the last segment's size (at most
+      1280 once the node has lowered its path MTU). Prints connections=N.
 
 Prints one line per node and `check=ok` or `check=FAIL reason`; exit status 1 on FAIL.
 """
@@ -58,6 +60,23 @@ def outer_fields(version, p):
         ihl = (p[0] & 15) * 4
         return p[9], p[8], p[12:16], p[16:20], p[ihl:]
     return p[6], p[7], p[8:24], p[24:40], p[40:]
+
+
+def ones_complement(data):
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total
+
+
+def icmp_checksum_ok(version, ip, icmp):
+    """The error's own checksum (ICMPv6: with the pseudo-header, RFC 4443 §2.3)."""
+    if version == 4:
+        return ones_complement(bytes(icmp)) == 0xFFFF
+    pseudo = ip[8:40] + struct.pack("!IxxxB", len(icmp), 58)
+    return ones_complement(bytes(pseudo) + bytes(icmp)) == 0xFFFF
 
 
 def tunnel(args):
@@ -121,11 +140,13 @@ def tunnel(args):
 def pmtu(args):
     port, mode = int(args[0]), args[1]
     failures = []
+    total = 0
     for spec in args[2:]:
         node, path = spec.split("=", 1)
         own = {ipaddress.ip_address(a).packed for a in node.split(",")}
-        big = small = 0
-        last_sizes = []
+        # Per connection (IP version, client port): the node's data segments by size, the
+        # too-big errors that quote one of them, and whether anything small followed.
+        conns = {}
         errors = []
         for frame in packets(path):
             got = ip_packet(frame)
@@ -135,45 +156,61 @@ def pmtu(args):
             proto, _, src, dst, l4 = outer_fields(version, p)
             if proto in (4, 41) and dst in own:
                 # An error the balancer tunnelled to the node: look inside.
-                inner = l4
-                version = inner[0] >> 4 if inner else 0
+                p = l4
+                version = p[0] >> 4 if p else 0
                 if version not in (4, 6):
                     continue
-                proto, _, src, dst, l4 = outer_fields(version, inner)
+                proto, _, src, dst, l4 = outer_fields(version, p)
                 via = "tunnel"
             else:
                 via = "plain"
             if proto == 6 and len(l4) >= 20 and struct.unpack("!H", l4[0:2])[0] == port:
                 data = len(l4) - (l4[12] >> 4) * 4
                 if data > 0:
-                    size = len(p) if via == "plain" else len(p)
-                    if size > 1280:
-                        big += 1
-                    else:
-                        small += 1
-                    last_sizes = (last_sizes + [size])[-5:]
+                    c = conns.setdefault((version, struct.unpack("!H", l4[2:4])[0]), {"big": 0, "small": 0, "errors": 0, "last": 0})
+                    c["big" if len(p) > 1280 else "small"] += 1
+                    c["last"] = len(p)
             too_big = (proto == 1 and len(l4) >= 8 and l4[0] == 3 and l4[1] == 4) or \
                       (proto == 58 and len(l4) >= 8 and l4[0] == 2)
             if too_big:
                 mtu = struct.unpack("!H", l4[6:8])[0] if proto == 1 else struct.unpack("!I", l4[4:8])[0]
                 quoted = l4[8:]
-                qsrc = quoted[12:16] if proto == 1 else quoted[8:24]
-                errors.append((via, mtu, addr(qsrc), qsrc in own))
-        kinds = sorted({f"{v}:mtu={m}:quote_src={q}" for v, m, q, _ in errors})
-        print(f"node {node}: segments>1280={big} segments<=1280={small} last_sizes={last_sizes} "
-              f"too_big_received={len(errors)} {' '.join(kinds)}")
-        if big == 0 and not errors:
-            continue  # this node served no transfer
-        if big == 0:
-            failures.append(f"node {node} never sent a segment over 1280 bytes (MSS clamped?)")
-        if not errors:
-            failures.append(f"node {node} sent big segments but no too-big error reached it")
-        if mode == "nat" and any(not mine for _, _, _, mine in errors):
+                if proto == 1:
+                    qsrc, qports = quoted[12:16], quoted[(quoted[0] & 15) * 4:][:4]
+                else:
+                    qsrc, qports = quoted[8:24], quoted[40:44]
+                # Every checksum a translation touches must still hold: the error's own and
+                # the quoted IPv4 header's (the quoted TCP checksum covers bytes the quote
+                # cut off, so it cannot be checked here).
+                sums_ok = icmp_checksum_ok(version, p, l4)
+                if proto == 1 and len(quoted) >= 20:
+                    sums_ok = sums_ok and ones_complement(bytes(quoted[:(quoted[0] & 15) * 4])) == 0xFFFF
+                errors.append((via, mtu, addr(qsrc), qsrc in own, sums_ok))
+                if len(qports) == 4:
+                    key = (version, struct.unpack("!H", qports[2:4])[0])
+                    if key in conns:
+                        conns[key]["errors"] += 1
+        total += len(conns)
+        kinds = sorted({f"{v}:mtu={m}:quote_src={q}" for v, m, q, _, _ in errors})
+        bad_sums = sum(1 for e in errors if not e[4])
+        print(f"node {node}: too_big_received={len(errors)} bad_checksums={bad_sums} {' '.join(kinds)}")
+        for (version, client_port), c in sorted(conns.items()):
+            print(f"  IPv{version} connection to client port {client_port}: segments over 1280 bytes {c['big']}, "
+                  f"at most 1280 {c['small']}, too-big errors quoting it {c['errors']}, last segment {c['last']} bytes")
+            name = f"node {node} IPv{version} connection {client_port}"
+            if c["big"] == 0:
+                failures.append(f"{name} never sent a segment over 1280 bytes (MSS clamped?)")
+            if c["errors"] == 0:
+                failures.append(f"{name}: no too-big error about it reached the node")
+            if c["last"] > 1280:
+                failures.append(f"{name} still sent segments over 1280 bytes at the end")
+        if bad_sums:
+            failures.append(f"node {node}: {bad_sums} errors with a wrong checksum")
+        if mode == "nat" and any(not e[3] for e in errors):
             failures.append(f"node {node}: a quote was not translated back to the node's address")
-        if mode == "ipip" and any(v != "tunnel" for v, _, _, _ in errors):
+        if mode == "ipip" and any(e[0] != "tunnel" for e in errors):
             failures.append(f"node {node}: an error arrived outside the tunnel")
-        if last_sizes and last_sizes[-1] > 1280:
-            failures.append(f"node {node}: still sending segments over 1280 bytes at the end")
+    print(f"connections={total}")
     print("check=ok" if not failures else "check=FAIL " + "; ".join(failures))
     return 1 if failures else 0
 
