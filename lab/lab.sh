@@ -69,7 +69,7 @@ while [ $# -gt 0 ]; do
     teardown) shift; [ $# -ge 1 ] || { echo "usage: lab.sh teardown ID" >&2; exit 2; }; id=$1; scenarios=(teardown); shift ;;
     all) scenarios+=(a b c d e h i all-optional); shift ;;
     a|b|c|d|e|f|g|h|i) scenarios+=("$1"); shift ;;
-    -h|--help) sed -n '2,46p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,44p' "$0"; exit 0 ;;
     *) echo "lab.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
