@@ -54,7 +54,7 @@ case "$mode" in
     echo "node-setup: tunl0/ip6tnl0 up, rp_filter off, arp_ignore=1 arp_announce=2"
     ;;
   *)
-    sed -n '2,26p' "$0"
+    sed -n '2,24p' "$0"
     exit 2
     ;;
 esac
