@@ -12,9 +12,13 @@
 #   192.0.2.1, 2001:db8::1       192.0.2.11/32          192.0.2.12/32
 #   VIPs 192.0.2.10,             2001:db8::11/128       2001:db8::12/128
 #        2001:db8::10            default via the balancer (the seed's node setup)
+#   IP-in-IP VIPs 192.0.2.20,    nodes 4 and 5 (h, i): 192.0.2.14/15, 2001:db8::14/15, the
+#        2001:db8::20            IP-in-IP VIPs on lo, default via the home router (direct
+#                                server return); a test helper decapsulates into a TUN
 #
 # Usage: lab/lab.sh [--id ID] [--cidlb PATH] [--keep] [--quiet] SCENARIO...
-#          SCENARIO: a b c d e f g, or `all` (a to e, plus f and g when the cidlb supports them)
+#          SCENARIO: a b c d e f g h i, or `all` (a to e, h, i, plus f and g when the cidlb
+#          supports them)
 #        lab/lab.sh teardown ID      remove what a run with that id left behind
 # Exit: 0 all scenarios passed; 1 a scenario failed; 77 skipped (the reason is printed).
 #
@@ -29,6 +33,15 @@
 #     1280-byte client link reach one node each and reassemble there.
 #  f  a node stops: it is marked down, new handshakes land on the survivors (needs health checks)
 #  g  SIGHUP adds a node under traffic: nothing lost, new sessions reach it (needs reload)
+#  h  IP-in-IP (direct server return), IPv4-in-IPv4 and IPv6-in-IPv6: Mbed TLS ssl_client2 with
+#     ssl_server2 on nodes 4 and 5 (bound to the VIPs); every frame from the balancer to those
+#     nodes is a tunnel packet to the node with TTL tunnel_ttl whose inner packet is what the
+#     router sent; the nodes' replies go to the router, never through the balancer.
+#  i  path MTU discovery through the balancer: 200 KB TCP downloads (client link 1280, nodes
+#     1500, client announces MSS 1460) over NAT and IP-in-IP, IPv4 and IPv6: the router's
+#     "fragmentation needed" / Packet Too Big reaches the node (NAT: quote translated back)
+#     and the transfer completes; a 1500-byte datagram with DF to an IP-in-IP VIP gets
+#     "too big" from the balancer with 1500 - 20 / 1500 - 40.
 set -euo pipefail
 lab=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$lab/.." && pwd)
@@ -40,6 +53,11 @@ SESSION_TIMEOUT=3                   # seconds, short so scenario b and d can out
 VIP4=192.0.2.10
 VIP6=2001:db8::10
 V6PORT=7007
+VIP4_DSR=192.0.2.20                 # IP-in-IP services (h, i)
+VIP6_DSR=2001:db8::20
+BULK_PORT=8080                      # TCP downloads (i), every node, NAT and IP-in-IP
+TUNNEL_TTL=17                       # outer TTL / hop limit, not a common default on purpose
+LB_MAC=02:cb:00:00:00:01
 
 id=""; cidlb=""; keep=0; quiet=0; scenarios=()
 while [ $# -gt 0 ]; do
@@ -49,13 +67,13 @@ while [ $# -gt 0 ]; do
     --keep) keep=1; shift ;;
     --quiet) quiet=1; shift ;;
     teardown) shift; [ $# -ge 1 ] || { echo "usage: lab.sh teardown ID" >&2; exit 2; }; id=$1; scenarios=(teardown); shift ;;
-    all) scenarios+=(a b c d e all-optional); shift ;;
-    a|b|c|d|e|f|g) scenarios+=("$1"); shift ;;
-    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
+    all) scenarios+=(a b c d e h i all-optional); shift ;;
+    a|b|c|d|e|f|g|h|i) scenarios+=("$1"); shift ;;
+    -h|--help) sed -n '2,44p' "$0"; exit 0 ;;
     *) echo "lab.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
-[ ${#scenarios[@]} -gt 0 ] || { echo "lab.sh: name at least one scenario (a..g or all); --help explains" >&2; exit 2; }
+[ ${#scenarios[@]} -gt 0 ] || { echo "lab.sh: name at least one scenario (a..i or all); --help explains" >&2; exit 2; }
 [ -n "$id" ] || id=$(printf '%04x' $((RANDOM ^ $$ & 0xffff)))
 case "$id" in *[!a-z0-9]*|'') echo "lab.sh: --id must be lower-case letters and digits" >&2; exit 2 ;; esac
 [ ${#id} -le 8 ] || { echo "lab.sh: --id at most 8 characters" >&2; exit 2; }
@@ -129,7 +147,11 @@ trap 'exit 130' INT TERM
 # ---------------------------------------------------------------- topology
 nodes_up=(1 2)
 want_node3=0
-for s in "${scenarios[@]}"; do case "$s" in f|g|all-optional) want_node3=1 ;; esac; done
+dsr_nodes=()
+for s in "${scenarios[@]}"; do case "$s" in f|g|all-optional) want_node3=1 ;; h|i) dsr_nodes=(4 5) ;; esac; done
+# h and i decapsulate through a TUN device (lab/tools/ipip_decap.py).
+no_tun=""
+if [ ${#dsr_nodes[@]} -gt 0 ] && [ ! -c /dev/net/tun ]; then no_tun="(no /dev/net/tun for the nodes' decapsulating helper)"; dsr_nodes=(); fi
 [ $want_node3 = 1 ] && nodes_up=(1 2 3)
 
 # A veth from namespace $1 (name $2, MAC $3) to the bridge (port name $4).
@@ -166,6 +188,29 @@ setup_topology() {
     ip -n "$ns" route add default via 192.0.2.1 dev eth0
     ip -n "$ns" -6 route add 2001:db8::1/128 dev eth0
     ip -n "$ns" -6 route add default via 2001:db8::1 dev eth0
+  done
+
+  # IP-in-IP nodes (h, i): direct server return, as deployed. The balancer carries only the
+  # inbound half: the node owns the VIPs on lo and its default route is the home router, so
+  # replies leave from the VIP straight to the router. arp_ignore/arp_announce keep the node
+  # from answering ARP for the VIPs (the balancer does), VIPs on lo are not advertised by ND.
+  # No ipip/ip6_tunnel module in this kernel: lab/tools/ipip_decap.py unwraps into a TUN.
+  for n in "${dsr_nodes[@]}"; do
+    ns=$(node_ns "$n"); ip netns add "$ns"; ip -n "$ns" link set lo up
+    veth_to_bridge "$ns" eth0 "02:cb:00:00:00:1$n" "n$n"
+    ip -n "$ns" link set eth0 up
+    ip -n "$ns" addr add "192.0.2.1$n/32" dev eth0
+    ip -n "$ns" -6 addr add "2001:db8::1$n/128" dev eth0 nodad
+    ip -n "$ns" addr add "$VIP4_DSR/32" dev lo
+    ip -n "$ns" -6 addr add "$VIP6_DSR/128" dev lo
+    ip -n "$ns" route add 192.0.2.1/32 dev eth0
+    ip -n "$ns" route add 192.0.2.254/32 dev eth0
+    ip -n "$ns" route add default via 192.0.2.254 dev eth0
+    ip -n "$ns" -6 route add 2001:db8::1/128 dev eth0
+    ip -n "$ns" -6 route add 2001:db8::fe/128 dev eth0
+    ip -n "$ns" -6 route add default via 2001:db8::fe dev eth0
+    ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
+      net.ipv4.conf.eth0.rp_filter=0 net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
   done
 
   # The home router: masquerading with random ports, so a flushed conntrack entry rebinds.
@@ -216,9 +261,10 @@ sessions_per_worker = 65536
 fragments_per_worker = 4096
 hash_key = "000102030405060708090a0b0c0d0e0f"
 mbufs = 8191
+tunnel_ttl = $TUNNEL_TTL
 
 [control]
-metrics = "off"
+metrics = "127.0.0.1:9781"   # inside the balancer's namespace (scenario i reads counters)
 pidfile = "$run/cidlb.pid"
 
 [[port]]
@@ -284,6 +330,77 @@ port = $V6PORT
 protocol = "any"
 balance = "flow-label"
 nodes = [$v6]
+
+[[service]]
+name = "bulk"                 # TCP downloads through NAT (scenario i)
+vip = "$VIP4"
+port = $BULK_PORT
+protocol = "tcp"
+balance = "five-tuple"
+nodes = [$v4]
+
+[[service]]
+name = "bulk6"
+vip = "$VIP6"
+port = $BULK_PORT
+protocol = "tcp"
+balance = "five-tuple"
+nodes = [$v6]
+EOF
+  [ ${#dsr_nodes[@]} -gt 0 ] || return 0
+  for n in "${dsr_nodes[@]}"; do
+    cat >> "$run/cidlb.toml" <<EOF
+
+[[node]]                      # IP-in-IP node: answers clients directly (DSR)
+id = $n
+address = "192.0.2.1$n"
+[[node]]
+id = 2$n
+address = "2001:db8::1$n"
+EOF
+  done
+  local d4 d6
+  d4=$(echo "${dsr_nodes[@]}" | sed 's/ /, /g')
+  d6=$(for n in "${dsr_nodes[@]}"; do printf '2%s ' "$n"; done | sed 's/ $//; s/ /, /g')
+  cat >> "$run/cidlb.toml" <<EOF
+
+[[service]]
+name = "coaps-ipip"           # Mbed TLS ssl_server2 on the IP-in-IP nodes, IPv4 in IPv4
+vip = "$VIP4_DSR"
+port = 5685
+protocol = "udp"
+balance = "dtls-cid"
+cid_length = 6
+forward = "ipip"
+nodes = [$d4]
+
+[[service]]
+name = "coaps-ipip6"          # IPv6 in IPv6
+vip = "$VIP6_DSR"
+port = 5685
+protocol = "udp"
+balance = "dtls-cid"
+cid_length = 6
+forward = "ipip"
+nodes = [$d6]
+
+[[service]]
+name = "bulk-ipip"            # TCP downloads and DF datagrams through the tunnel (scenario i)
+vip = "$VIP4_DSR"
+port = $BULK_PORT
+protocol = "any"
+balance = "five-tuple"
+forward = "ipip"
+nodes = [$d4]
+
+[[service]]
+name = "bulk-ipip6"
+vip = "$VIP6_DSR"
+port = $BULK_PORT
+protocol = "any"
+balance = "five-tuple"
+forward = "ipip"
+nodes = [$d6]
 EOF
 }
 
@@ -326,6 +443,35 @@ start_node_services() {
     pids+=($!)
     ip netns exec "$ns" "$PYTHON" "$lab/tools/echo_server.py" "$n" "$V6PORT" >"$run/n$n-echo.log" 2>&1 &
     pids+=($!)
+    ip netns exec "$ns" "$PYTHON" "$lab/tools/pmtu.py" server "$BULK_PORT" "$n" >"$run/n$n-bulk.log" 2>&1 &
+    pids+=($!)
+  done
+}
+
+# IP-in-IP nodes: the decapsulating helper, Mbed TLS ssl_server2 bound to each VIP (a UDP
+# server behind DSR must answer from the VIP: bound to the wildcard address it would answer
+# from the node's own address), the TCP download server.
+start_dsr_services() {
+  local n ns i
+  for n in "$@"; do
+    ns=$(node_ns "$n")
+    ip netns exec "$ns" "$PYTHON" "$lab/tools/ipip_decap.py" dsr0 seconds=900 >"$run/n$n-decap.log" 2>&1 &
+    pids+=($!)
+    ip netns exec "$ns" "$peers/ssl_server2" server_addr=$VIP4_DSR server_port=5685 dtls=1 force_version=dtls12 cid=1 \
+      "cid_val=0${n}5a5a5a5a5a" psk=$PSK psk_identity=lab force_ciphersuite=TLS-PSK-WITH-AES-128-CCM-8 \
+      exchanges=2 read_timeout=3000 >"$run/n$n-ssl_server2.log" 2>&1 &
+    pids+=($!)
+    # The IPv6 node entry has id 2N: its CIDs start with that byte (hex).
+    ip netns exec "$ns" "$peers/ssl_server2" server_addr=$VIP6_DSR server_port=5685 dtls=1 force_version=dtls12 cid=1 \
+      "cid_val=$(printf '%02x' $((20 + n)))5a5a5a5a5a" psk=$PSK psk_identity=lab force_ciphersuite=TLS-PSK-WITH-AES-128-CCM-8 \
+      exchanges=2 read_timeout=3000 >"$run/n$n-ssl_server2-6.log" 2>&1 &
+    pids+=($!)
+    ip netns exec "$ns" "$PYTHON" "$lab/tools/pmtu.py" server "$BULK_PORT" "$n" >"$run/n$n-bulk.log" 2>&1 &
+    pids+=($!)
+  done
+  for n in "$@"; do
+    for i in $(seq 1 50); do grep -q "event=ready" "$run/n$n-decap.log" 2>/dev/null && break; sleep 0.1; done
+    grep -q "event=ready" "$run/n$n-decap.log" || { cat "$run/n$n-decap.log" >&2; echo "lab: the decapsulating helper of node $n did not start" >&2; exit 1; }
   done
 }
 
@@ -347,6 +493,14 @@ start_captures() {
     [ $ready = ${#nodes_up[@]} ] && break
     sleep 0.1
   done
+}
+# One more capture for the running scenario: namespace, interface, file, filter.
+capture_on() {
+  local ns=$1 iface=$2 file=$3 filter=$4 i
+  # shellcheck disable=SC2086 # the filter is several words
+  ip netns exec "$ns" tcpdump -i "$iface" --immediate-mode -U -n -s 2048 -w "$file" $filter 2>"$file.tcpdump" &
+  capture_pids+=($!)
+  for i in $(seq 1 50); do grep -q "listening on" "$file.tcpdump" 2>/dev/null && break; sleep 0.1; done
 }
 stop_captures() {
   sleep 0.3
@@ -513,7 +667,8 @@ scenario_d() {
     sleep 0.3
   done
   stop_captures
-  "$PYTHON" "$lab/tools/analyze.py" coap 5683 $(pcaps d) > "$run/d-analyze.txt" || true
+  # The balancer's own CoAP pings (health probes, from 192.0.2.1) are not clients.
+  "$PYTHON" "$lab/tools/analyze.py" coap 5683 ignore=192.0.2.1 $(pcaps d) > "$run/d-analyze.txt" || true
   [ "$quiet" = 1 ] || sed 's/^/  /' "$run/d-analyze.txt"
   local clients
   clients=$(grep -c "^client " "$run/d-analyze.txt" || true)
@@ -588,12 +743,146 @@ scenario_g() {
   else result g PASS "(no data lost across the reload; new sessions reached node 3)"; fi
 }
 
+# A counter of the running cidlb, summed over workers, from its metrics endpoint.
+cidlb_counter() {
+  ip netns exec "$NS_LB" "$cidlb" stats --metrics 127.0.0.1:9781 --raw 2>/dev/null \
+    | awk -v m="cidlb_$1_total" '$1 == m || index($1, m "{") == 1 { s += $NF } END { printf "%d\n", s }'
+}
+
+scenario_h() {
+  say "== h: IP-in-IP (direct server return) to Mbed TLS ssl_server2 on nodes ${dsr_nodes[*]:-}, IPv4 and IPv6"
+  if [ -n "$no_tun" ]; then result h SKIP "$no_tun"; return; fi
+  local n c ok=0 total=0 family vip
+  capture_pids=()
+  # What the router sends toward the VIPs (after masquerading): the inner packets must match.
+  capture_on "$NS_RT" eth0 "$run/h-rt.pcap" "dst host $VIP4_DSR or dst host $VIP6_DSR"
+  for n in "${dsr_nodes[@]}"; do capture_on "$(node_ns "$n")" eth0 "$run/h-n$n.pcap" "not arp"; done
+  local encapsulated_before
+  encapsulated_before=$(cidlb_counter tunnel_encapsulated)
+  for family in 4 6; do
+    vip=$VIP4_DSR; [ $family = 6 ] && vip=$VIP6_DSR
+    for c in 1 2 3 4; do
+      total=$((total + 1))
+      if ip netns exec "$NS_CL" timeout 30 "$peers/ssl_client2" server_addr=$vip server_port=5685 dtls=1 \
+          force_version=dtls12 cid=1 psk=$PSK psk_identity=lab force_ciphersuite=TLS-PSK-WITH-AES-128-CCM-8 \
+          exchanges=2 read_timeout=3000 >"$run/h-ssl_client2-$family-$c.log" 2>&1; then
+        ok=$((ok + 1))
+      fi
+    done
+  done
+  local encapsulated=$(( $(cidlb_counter tunnel_encapsulated) - encapsulated_before ))
+  stop_captures
+  say "  Mbed TLS ssl_client2: $ok of $total sessions echoed (4 to $VIP4_DSR, 4 to $VIP6_DSR); cidlb encapsulated $encapsulated packets"
+  for n in "${dsr_nodes[@]}"; do
+    say "  node $n: ssl_server2 sessions with a CID: IPv4 $(grep -c '(initial handshake) Use of Connection ID has been negotiated' "$run/n$n-ssl_server2.log" 2>/dev/null || true), IPv6 $(grep -c '(initial handshake) Use of Connection ID has been negotiated' "$run/n$n-ssl_server2-6.log" 2>/dev/null || true); decapsulated: $(grep -c 'event=decap kind=4in4' "$run/n$n-decap.log" || true) 4in4, $(grep -c 'event=decap kind=6in6' "$run/n$n-decap.log" || true) 6in6"
+  done
+  local specs=()
+  for n in "${dsr_nodes[@]}"; do specs+=("192.0.2.1$n,2001:db8::1$n=$run/h-n$n.pcap"); done
+  "$PYTHON" "$lab/tools/tunnel_check.py" tunnel "$LB_MAC" "$TUNNEL_TTL" "$run/h-rt.pcap" "$VIP4_DSR,$VIP6_DSR" "${specs[@]}" \
+    > "$run/h-analyze.txt" 2>&1 || true
+  [ "$quiet" = 1 ] || sed 's/^/  /' "$run/h-analyze.txt"
+  # Direct server return: the nodes' replies (source = a VIP) went to the router's MAC.
+  local replies_via_lb replies_via_router
+  replies_via_lb=0; replies_via_router=0
+  for n in "${dsr_nodes[@]}"; do
+    replies_via_lb=$((replies_via_lb + $(tcpdump -r "$run/h-n$n.pcap" -n -e "ether dst $LB_MAC and (src host $VIP4_DSR or src host $VIP6_DSR)" 2>/dev/null | grep -c . || true)))
+    replies_via_router=$((replies_via_router + $(tcpdump -r "$run/h-n$n.pcap" -n -e "ether dst 02:cb:00:00:00:fe and (src host $VIP4_DSR or src host $VIP6_DSR)" 2>/dev/null | grep -c . || true)))
+  done
+  say "  the nodes' replies from the VIPs: $replies_via_router to the home router, $replies_via_lb to the balancer"
+  if [ $ok -ne $total ]; then result h FAIL "($((total - ok)) of $total ssl_client2 sessions failed through the tunnel)"
+  elif ! grep -q "check=ok" "$run/h-analyze.txt"; then result h FAIL "($(grep check= "$run/h-analyze.txt"))"
+  elif ! grep -q "4in4=" "$run/h-analyze.txt" || ! grep -q "6in6=" "$run/h-analyze.txt"; then result h FAIL "(not both 4in4 and 6in6 seen)"
+  elif [ "$replies_via_lb" -gt 0 ] || [ "$replies_via_router" -eq 0 ]; then result h FAIL "(replies did not go straight to the router)"
+  else result h PASS "($total DTLS CID sessions through IPv4-in-IPv4 and IPv6-in-IPv6, outer TTL $TUNNEL_TTL, inner packets unchanged, replies direct)"; fi
+}
+
+scenario_i() {
+  say "== i: path MTU discovery through the balancer (client link 1280, nodes 1500, client MSS 1460)"
+  if [ -n "$no_tun" ]; then result i SKIP "$no_tun"; return; fi
+  local vip n bad=0 size=204800 specs_nat=() specs_ipip=() delivered_before too_big_before
+  # No MSS clamping anywhere: the client announces 1460 (1440 over IPv6) toward the VIPs as
+  # if its own link were 1500, so the nodes really send 1500-byte segments with DF set.
+  for vip in $VIP4 $VIP4_DSR; do ip -n "$NS_CL" route replace "$vip/32" via 198.51.100.1 dev eth0 advmss 1460; done
+  for vip in $VIP6 $VIP6_DSR; do ip -n "$NS_CL" -6 route replace "$vip/128" via 2001:db8:c::1 dev eth0 advmss 1440; done
+  ip netns exec "$NS_RT" iptables -t mangle -S 2>/dev/null | grep -q TCPMSS && { result i FAIL "(the router clamps MSS)"; return; }
+  # The control: with the router's "fragmentation needed" dropped, the same download stalls
+  # (so it is path MTU discovery, nothing else, that makes the real ones complete).
+  local control
+  ip netns exec "$NS_RT" iptables -A OUTPUT -p icmp --icmp-type fragmentation-needed -j DROP
+  ip netns exec "$NS_CL" timeout 8 "$PYTHON" "$lab/tools/pmtu.py" fetch "$VIP4" "$BULK_PORT" $size 3 >"$run/i-control.log" 2>&1 && control=completed || control=stalled
+  # The client reset the stalled connection: nothing retransmits once the errors flow again.
+  sleep 0.3
+  ip netns exec "$NS_RT" iptables -D OUTPUT -p icmp --icmp-type fragmentation-needed -j DROP
+  for n in "${nodes_up[@]}"; do ip -n "$(node_ns "$n")" route flush cache 2>/dev/null || true; done
+  say "  control, the router's too-big errors dropped: the NAT download $control ($(grep -o 'bytes=[0-9]*' "$run/i-control.log" | head -1) of $size in 3 s)"
+  [ $control = stalled ] || { result i FAIL "(the download completed without path MTU discovery: the test proves nothing)"; return; }
+  sleep 0.5
+  capture_pids=()
+  for n in "${nodes_up[@]}" "${dsr_nodes[@]}"; do
+    capture_on "$(node_ns "$n")" eth0 "$run/i-n$n.pcap" "tcp port $BULK_PORT or icmp or icmp6 or ip proto 4 or ip6 proto 41"
+  done
+  for n in "${nodes_up[@]}"; do specs_nat+=("192.0.2.1$n,2001:db8::1$n=$run/i-n$n.pcap"); done
+  for n in "${dsr_nodes[@]}"; do specs_ipip+=("192.0.2.1$n,2001:db8::1$n=$run/i-n$n.pcap"); done
+  delivered_before=$(cidlb_counter icmp_errors_delivered)
+  # A broken path MTU discovery stalls the download (the big segments are dropped for ever,
+  # tcp_mtu_probing is off): each client gives up after 20 s.
+  local mode
+  for vip in $VIP4 $VIP6 $VIP4_DSR $VIP6_DSR; do
+    mode=NAT; case "$vip" in "$VIP4_DSR"|"$VIP6_DSR") mode=IP-in-IP ;; esac
+    if ip netns exec "$NS_CL" timeout 25 "$PYTHON" "$lab/tools/pmtu.py" fetch "$vip" "$BULK_PORT" $size 20 >"$run/i-fetch-$vip.log" 2>&1; then
+      say "  $mode $(cat "$run/i-fetch-$vip.log")"
+    else
+      say "  $mode FAILED: $(cat "$run/i-fetch-$vip.log")"
+      bad=$((bad + 1))
+    fi
+  done
+  local delivered=$(( $(cidlb_counter icmp_errors_delivered) - delivered_before ))
+  stop_captures
+  say "  cidlb: icmp_errors_delivered +$delivered"
+  "$PYTHON" "$lab/tools/tunnel_check.py" pmtu "$BULK_PORT" nat "${specs_nat[@]}" > "$run/i-analyze-nat.txt" 2>&1 || true
+  "$PYTHON" "$lab/tools/tunnel_check.py" pmtu "$BULK_PORT" ipip "${specs_ipip[@]}" > "$run/i-analyze-ipip.txt" 2>&1 || true
+  [ "$quiet" = 1 ] || { say "  NAT nodes:"; sed 's/^/    /' "$run/i-analyze-nat.txt"; say "  IP-in-IP nodes:"; sed 's/^/    /' "$run/i-analyze-ipip.txt"; }
+  for n in "${nodes_up[@]}" "${dsr_nodes[@]}"; do
+    grep -h "event=sent" "$run/n$n-bulk.log" 2>/dev/null | sed 's/^/    /' || true
+  done
+
+  # Too big for the tunnel: with the client link raised to 1500 for a moment, a 1500-byte
+  # datagram with DF to an IP-in-IP VIP cannot get 20 (40) more bytes through the balancer's
+  # 1500-byte port: the balancer answers "fragmentation needed" / Packet Too Big itself, the
+  # router carries it back through its NAT, and the client's kernel lowers its path MTU.
+  too_big_before=$(cidlb_counter icmp_too_big_sent)
+  ip -n "$NS_RT" link set eth1 mtu 1500
+  ip -n "$NS_CL" link set eth0 mtu 1500
+  local mtu4 mtu6
+  ip netns exec "$NS_CL" timeout 10 "$PYTHON" "$lab/tools/pmtu.py" toobig "$VIP4_DSR" "$BULK_PORT" 1500 5 >"$run/i-toobig4.log" 2>&1 || true
+  ip netns exec "$NS_CL" timeout 10 "$PYTHON" "$lab/tools/pmtu.py" toobig "$VIP6_DSR" "$BULK_PORT" 1500 5 >"$run/i-toobig6.log" 2>&1 || true
+  ip -n "$NS_RT" link set eth1 mtu 1280
+  ip -n "$NS_CL" link set eth0 mtu 1280
+  ip -n "$NS_CL" route flush cache 2>/dev/null || true
+  ip -n "$NS_CL" -6 route flush cache 2>/dev/null || true
+  local too_big=$(( $(cidlb_counter icmp_too_big_sent) - too_big_before ))
+  mtu4=$(grep -o 'event=result.*path_mtu=[0-9]*' "$run/i-toobig4.log" | grep -o 'path_mtu=[0-9]*' | cut -d= -f2 || true)
+  mtu6=$(grep -o 'event=result.*path_mtu=[0-9]*' "$run/i-toobig6.log" | grep -o 'path_mtu=[0-9]*' | cut -d= -f2 || true)
+  say "  1500-byte datagrams with DF to the IP-in-IP VIPs: the client's path MTU became ${mtu4:-?} (IPv4) and ${mtu6:-?} (IPv6); cidlb: icmp_too_big_sent +$too_big"
+
+  if [ $bad -gt 0 ]; then result i FAIL "($bad of 4 downloads stalled or broke: path MTU discovery through the balancer failed)"
+  elif ! grep -q "^connections=2$" "$run/i-analyze-nat.txt" || ! grep -q "^connections=2$" "$run/i-analyze-ipip.txt"; then
+    result i FAIL "(expected 2 downloads each through NAT and IP-in-IP in the nodes' captures)"
+  elif ! grep -q "check=ok" "$run/i-analyze-nat.txt"; then result i FAIL "(NAT: $(grep check= "$run/i-analyze-nat.txt"))"
+  elif ! grep -q "check=ok" "$run/i-analyze-ipip.txt"; then result i FAIL "(IP-in-IP: $(grep check= "$run/i-analyze-ipip.txt"))"
+  elif [ "$delivered" -le 0 ]; then result i FAIL "(icmp_errors_delivered did not grow)"
+  elif [ "${mtu4:-0}" != 1480 ] || [ "${mtu6:-0}" != 1460 ]; then result i FAIL "(too big for the tunnel: path MTU ${mtu4:-?}/${mtu6:-?}, expected 1480/1460)"
+  elif [ "$too_big" -le 0 ]; then result i FAIL "(icmp_too_big_sent did not grow)"
+  else result i PASS "(4 downloads of $size bytes through NAT and IP-in-IP completed after $delivered too-big errors reached their node; too big for the tunnel: 1480/1460)"; fi
+}
+
 # ---------------------------------------------------------------- main
 say "lab $id: cidlb $("$cidlb" --version 2>/dev/null | head -n1), peers in $peers, logs in $run"
 setup_topology
 # Node 3 runs from the start when f or g is asked for, but joins the config only in g.
 write_config "1 2"
 start_node_services "${nodes_up[@]}"
+[ ${#dsr_nodes[@]} -gt 0 ] && start_dsr_services "${dsr_nodes[@]}"
 start_cidlb
 [ -n "${LAB_HOLD:-}" ] && { echo "lab: holding ${LAB_HOLD}s for debugging"; sleep "$LAB_HOLD"; }
 wait_ready || { result setup FAIL "(the lab did not come up; see $run/cidlb.err)"; exit 1; }

@@ -4,9 +4,10 @@
 #                              ssl_client2/ssl_server2 and a CID server, libcoap, the Linux IPv6
 #                              stack), set up network namespaces (clients behind a masquerading
 #                              home router, the balancer on a veth through DPDK net_af_packet,
-#                              two or three nodes routing through it), run scenarios a to g
-#                              (lab/lab.sh), print what went where per node and per scenario and
-#                              the balancer's stats, tear everything down.
+#                              two or three nodes routing through it, two IP-in-IP nodes
+#                              answering directly), run scenarios a to i (lab/lab.sh), print
+#                              what went where per node and per scenario and the balancer's
+#                              stats, tear everything down.
 #   scripts/demo.sh --capture  no namespaces: generate a capture holding every scenario of the
 #                              data path, push it through a DPDK net_pcap port, print what went
 #                              where, and compare with `cidlb replay`. Also the fallback when the
@@ -17,7 +18,7 @@ mode=lab
 case "${1:-}" in
   --capture) mode=capture ;;
   ""|--lab) ;;
-  -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
   *) echo "demo.sh: unknown argument '$1' (--capture or nothing)" >&2; exit 2 ;;
 esac
 scripts/setup.sh

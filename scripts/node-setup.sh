@@ -17,7 +17,11 @@
 #   - arp_ignore=1 / arp_announce=2 so the node never answers ARP for a VIP on the wire (the
 #     balancer answers for it); for IPv6, VIPs on lo are not advertised by ND;
 #   - a path MTU that leaves room for the tunnel header, or clients' PMTU discovery (the
-#     balancer answers "too big" with MTU minus the 20/40-byte overhead).
+#     balancer answers "too big" with MTU minus the 20/40-byte overhead);
+#   - a default route via the site's router (not the balancer), and UDP servers bound to
+#     the VIP, so replies leave from the VIP directly.
+# A kernel without ipip/ip6_tunnel (the test machines): the lab unwraps in user space with
+# lab/tools/ipip_decap.py (raw sockets for protocols 4 and 41 into a TUN), test tooling only.
 set -euo pipefail
 mode=${1:-}
 shift || true
@@ -50,7 +54,7 @@ case "$mode" in
     echo "node-setup: tunl0/ip6tnl0 up, rp_filter off, arp_ignore=1 arp_announce=2"
     ;;
   *)
-    sed -n '2,22p' "$0"
+    sed -n '2,24p' "$0"
     exit 2
     ;;
 esac

@@ -1,4 +1,4 @@
-//! The real-peer lab (issue 6): `cidlb run` on a veth through DPDK's `net_af_packet`, between
+//! The real-peer lab (issue 6; h and i: issue 4): `cidlb run` on a veth through DPDK's `net_af_packet`, between
 //! third-party DTLS 1.2 Connection ID peers (Mbed TLS 3.6), libcoap and the Linux IPv6 stack,
 //! in network namespaces that `lab/lab.sh` creates and removes. One test per scenario; they
 //! take a lock so only one lab runs at a time (each starts its own cidlb on lcores 0 and 1).
@@ -146,4 +146,24 @@ fn lab_f_node_down_new_handshakes_on_survivors() {
 #[test]
 fn lab_g_reload_adds_a_node_under_traffic() {
     lab(&["g"], Duration::from_secs(120));
+}
+
+/// h. IP-in-IP (direct server return): Mbed TLS ssl_client2 with ssl_server2 on two nodes
+/// behind an IPv4 and an IPv6 VIP, through IPv4-in-IPv4 and IPv6-in-IPv6; every frame from the
+/// balancer to those nodes is a tunnel packet to the node with TTL `tunnel_ttl` whose inner
+/// packet is byte for byte what the router sent; the replies go straight to the router. The
+/// nodes decapsulate with lab/tools/ipip_decap.py (no ipip module in the test kernels).
+#[test]
+fn lab_h_ipip_direct_server_return_with_a_real_dtls_server() {
+    lab(&["h"], Duration::from_secs(150));
+}
+
+/// i. Path MTU discovery through the balancer: 200 KB TCP downloads over NAT and IP-in-IP,
+/// IPv4 and IPv6, with the client link at 1280 and no MSS clamping: the router's too-big
+/// errors reach the node (NAT: quote translated back, checksums right) and the downloads
+/// complete (a control with those errors dropped stalls); a 1500-byte DF datagram to an
+/// IP-in-IP VIP gets "too big" from the balancer with 1480 / 1460.
+#[test]
+fn lab_i_path_mtu_discovery_through_the_balancer() {
+    lab(&["i"], Duration::from_secs(150));
 }

@@ -4,13 +4,13 @@
   analyze.py dtls PORT NODE_ID=PCAP...    tls12_cid records per node by the CID's node id
                                           byte (RFC 9146 §4: the CID is at byte 11)
   analyze.py coap PORT NODE_ID=PCAP...    UDP sources per node: each must be on one node
+  (any mode) ignore=ADDR                  leave out packets from ADDR (the balancer's probes)
   analyze.py v6 PORT NODE_ID=PCAP...      IPv6 <source, flow label> flows, TCP connections and
                                           fragments per node: each flow must be on one node
 Prints a summary per node and `check=ok` or `check=FAIL reason`; exit status 1 on FAIL.
 Plain struct parsing of classic pcap (tcpdump -w), Ethernet link type: no dependencies.
 """
 import collections
-import os
 import struct
 import sys
 
@@ -105,15 +105,11 @@ def dtls(port, nodes):
         bad.append("no tls12_cid record was captured on any node")
     return bad
 
-# The balancer's own addresses (lab.sh's port config): its health probes reach the nodes too,
-# and are not client flows.
-BALANCER = set(os.environ.get("LAB_BALANCER_ADDRESSES", "192.0.2.1,2001:db8::1").split(","))
-
 def sources(port, nodes, key):
     seen = collections.defaultdict(collections.Counter)
     for node, path in nodes:
         for pkt in filter(None, map(parse, packets(path))):
-            if ip(pkt["src"]) in BALANCER:
+            if IGNORED_SOURCES and ip(pkt["src"]) in IGNORED_SOURCES:
                 continue
             k = key(pkt)
             if k is not None:
@@ -158,8 +154,13 @@ def v6(port, nodes):
         print(f"note: {sum(unlabelled['zero'].values())} packets with flow label 0")
     return bad
 
+IGNORED_SOURCES = set()
+
 def main():
-    mode, port, nodes = sys.argv[1], int(sys.argv[2]), node_args(sys.argv[3:])
+    # ignore=ADDR: packets from ADDR are not clients (the balancer's own health probes).
+    rest = [a for a in sys.argv[3:] if not a.startswith("ignore=")]
+    IGNORED_SOURCES.update(a.split("=", 1)[1] for a in sys.argv[3:] if a.startswith("ignore="))
+    mode, port, nodes = sys.argv[1], int(sys.argv[2]), node_args(rest)
     bad = {"dtls": dtls, "coap": coap, "v6": v6}[mode](port, nodes)
     if bad:
         print("check=FAIL " + "; ".join(bad))
