@@ -101,7 +101,10 @@ impl BenchProfile {
     /// working set (rings, bursts, caches), as 2^n − 1.
     pub fn mbufs(&self) -> u32 {
         let needed = self.packets as u64 + 16384;
-        (needed.next_power_of_two() - 1).min(u64::from(u32::MAX)) as u32
+        // 2^n − 1 is DPDK's most memory-efficient size; past 64 K, rounding up would double
+        // a large pool for nothing.
+        let size = if needed <= 1 << 16 { needed.next_power_of_two() - 1 } else { needed };
+        size.min(u64::from(u32::MAX)) as u32
     }
 
     /// Memory the EAL needs for the pool, in MiB (2368 bytes per mbuf and slack).
@@ -179,9 +182,29 @@ pub struct Sample {
     /// Transmitted (cidlb: forwarded; testpmd: TX-packets).
     pub transmitted: u64,
     pub tsc_hz: u64,
+    /// CPU time of the forwarding lcore's thread (`rte-worker-1`), from /proc: the share of
+    /// the core it really got on a loaded machine.
+    pub cpu_seconds: f64,
 }
 
 impl Sample {
+    /// Packets per CPU-second of the forwarding thread, in millions.
+    pub fn mpps_cpu(&self) -> f64 {
+        if self.cpu_seconds > 0.0 {
+            self.packets as f64 / self.cpu_seconds / 1e6
+        } else {
+            0.0
+        }
+    }
+    /// TSC Hz × CPU time of the forwarding thread / packets: what a packet costs when the
+    /// thread runs, robust to the time it was preempted.
+    pub fn cycles_per_packet_cpu(&self, tsc_hz: u64) -> f64 {
+        if self.packets > 0 {
+            tsc_hz as f64 * self.cpu_seconds / self.packets as f64
+        } else {
+            0.0
+        }
+    }
     pub fn mpps(&self) -> f64 {
         if self.seconds > 0.0 {
             self.packets as f64 / self.seconds / 1e6
@@ -207,6 +230,8 @@ pub struct ProfileResult {
     pub testpmd_io: Vec<Sample>,
     /// cidlb / 5tswap per round.
     pub ratios: Vec<f64>,
+    /// cidlb / 5tswap per round, in packets per CPU-second of the forwarding thread.
+    pub cpu_ratios: Vec<f64>,
     /// cidlb's drops by reason in the last round (non-zero only).
     pub drops: Vec<(String, u64)>,
     pub error: Option<String>,
@@ -237,6 +262,20 @@ impl ProfileResult {
     }
     pub fn cycles(&self) -> Option<f64> {
         median(&mut self.cidlb.iter().map(Sample::cycles_per_packet).collect::<Vec<_>>())
+    }
+    pub fn cpu_ratio(&self) -> Option<f64> {
+        median(&mut self.cpu_ratios.clone())
+    }
+    fn tsc_hz(&self) -> u64 {
+        self.cidlb.iter().map(|s| s.tsc_hz).find(|h| *h > 0).unwrap_or(0)
+    }
+    pub fn cycles_cpu(&self) -> Option<f64> {
+        let hz = self.tsc_hz();
+        median(&mut self.cidlb.iter().filter(|s| s.cpu_seconds > 0.0).map(|s| s.cycles_per_packet_cpu(hz)).collect::<Vec<_>>())
+    }
+    pub fn tswap_cycles_cpu(&self) -> Option<f64> {
+        let hz = self.tsc_hz();
+        median(&mut self.testpmd_5tswap.iter().filter(|s| s.cpu_seconds > 0.0).map(|s| s.cycles_per_packet_cpu(hz)).collect::<Vec<_>>())
     }
     pub fn forwarded_fraction(&self) -> Option<f64> {
         let s = self.cidlb.last()?;
@@ -276,10 +315,60 @@ fn vdev(capture: &Path) -> String {
     format!("--vdev=net_pcap0,rx_pcap={},infinite_rx=1", capture.display())
 }
 
+/// CPU time of one thread of a child, by name (DPDK names its lcore threads `rte-worker-N`),
+/// sampled while the child lives: the largest value seen.
+pub struct ThreadCpu {
+    pid: u32,
+    name: &'static str,
+    tid: Option<String>,
+    ticks: u64,
+}
+
+impl ThreadCpu {
+    pub fn new(pid: u32, name: &'static str) -> Self {
+        ThreadCpu { pid, name, tid: None, ticks: 0 }
+    }
+    pub fn sample(&mut self) {
+        if self.tid.is_none() {
+            let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.pid)) else { return };
+            for task in tasks.flatten() {
+                let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+                if comm.trim() == self.name {
+                    self.tid = Some(task.file_name().to_string_lossy().into_owned());
+                }
+            }
+        }
+        let Some(tid) = &self.tid else { return };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/task/{tid}/stat", self.pid)) else { return };
+        // Fields after the `(comm)`: state is field 3; utime and stime are fields 14 and 15.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { return };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = fields.get(11).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0) + fields.get(12).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0);
+        self.ticks = self.ticks.max(ticks);
+    }
+    pub fn seconds(&self) -> f64 {
+        self.ticks as f64 / clock_ticks_per_second() as f64
+    }
+}
+
+fn clock_ticks_per_second() -> u64 {
+    static TICKS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf").arg("CLK_TCK").output().ok().and_then(|o| String::from_utf8(o.stdout).ok()).and_then(|s| s.trim().parse().ok()).unwrap_or(100)
+    })
+}
+
 /// Wait for `child` at most `timeout`; past it kill it (SIGKILL to its pid) and fail.
 fn wait_bounded(child: &mut Child, timeout: Duration, what: &str) -> anyhow::Result<std::process::ExitStatus> {
+    wait_sampling(child, timeout, what, None)
+}
+
+fn wait_sampling(child: &mut Child, timeout: Duration, what: &str, mut cpu: Option<&mut ThreadCpu>) -> anyhow::Result<std::process::ExitStatus> {
     let deadline = Instant::now() + timeout;
     loop {
+        if let Some(cpu) = cpu.as_deref_mut() {
+            cpu.sample();
+        }
         if let Some(status) = child.try_wait()? {
             return Ok(status);
         }
@@ -324,7 +413,8 @@ pub fn run_cidlb(options: &BenchOptions, profile: &BenchProfile, capture: &Path,
         .stderr(std::fs::File::create(&stderr)?)
         .spawn()
         .with_context(|| format!("starting {}", options.cidlb.display()))?;
-    let status = wait_bounded(&mut child, Duration::from_secs_f64(options.seconds + 120.0), "cidlb")?;
+    let mut cpu = ThreadCpu::new(child.id(), "rte-worker-1");
+    let status = wait_sampling(&mut child, Duration::from_secs_f64(options.seconds + 120.0), "cidlb", Some(&mut cpu))?;
     if !status.success() {
         bail!("cidlb exited with {status}:\n{}", tail(&stderr, 15));
     }
@@ -343,7 +433,7 @@ pub fn run_cidlb(options: &BenchOptions, profile: &BenchProfile, capture: &Path,
         .as_object()
         .map(|m| m.iter().filter_map(|(k, v)| v.as_u64().filter(|n| *n > 0).map(|n| (k.clone(), n))).collect())
         .unwrap_or_default();
-    Ok((Sample { packets, seconds, transmitted, tsc_hz }, drops))
+    Ok((Sample { packets, seconds, transmitted, tsc_hz, cpu_seconds: cpu.seconds() }, drops))
 }
 
 /// `dpdk-testpmd --forward-mode=<mode>` driven through its prompt: start, wait, stop, quit;
@@ -392,16 +482,24 @@ fn drive_testpmd(child: &mut Child, stdout: &Path, seconds: f64) -> anyhow::Resu
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    let pid = child.id();
     let stdin = child.stdin.as_mut().ok_or_else(|| anyhow!("no stdin"))?;
     stdin.write_all(b"start\n")?;
     stdin.flush()?;
     let started = Instant::now();
-    std::thread::sleep(Duration::from_secs_f64(seconds));
+    let mut cpu = ThreadCpu::new(pid, "rte-worker-1");
+    while started.elapsed().as_secs_f64() < seconds {
+        cpu.sample();
+        std::thread::sleep(Duration::from_secs_f64((seconds - started.elapsed().as_secs_f64()).clamp(0.0, 0.05)));
+    }
     // testpmd's statistics go through stdio, fully buffered into a file: they appear when it
     // exits, so `quit` follows `stop` at once.
     stdin.write_all(b"stop\n")?;
     stdin.flush()?;
     let elapsed = started.elapsed().as_secs_f64();
+    // The forwarding thread stops within a moment of `stop`; its CPU time stays.
+    std::thread::sleep(Duration::from_millis(200));
+    cpu.sample();
     stdin.write_all(b"quit\n")?;
     stdin.flush()?;
     wait_bounded(child, Duration::from_secs(60), "dpdk-testpmd")?;
@@ -418,7 +516,7 @@ fn drive_testpmd(child: &mut Child, stdout: &Path, seconds: f64) -> anyhow::Resu
             .and_then(|n| n.parse().ok())
             .ok_or_else(|| anyhow!("no {name} in testpmd's statistics"))
     };
-    Ok(Sample { packets: field("RX-packets:")?, transmitted: field("TX-packets:")?, seconds: elapsed, tsc_hz: 0 })
+    Ok(Sample { packets: field("RX-packets:")?, transmitted: field("TX-packets:")?, seconds: elapsed, tsc_hz: 0, cpu_seconds: cpu.seconds() })
 }
 
 /// Run every profile of `options`, printing progress to stderr.
@@ -465,6 +563,9 @@ fn run_profile(options: &BenchOptions, profile: &BenchProfile, result: &mut Prof
         if tswap.mpps() > 0.0 {
             result.ratios.push(cidlb.mpps() / tswap.mpps());
         }
+        if tswap.mpps_cpu() > 0.0 && cidlb.mpps_cpu() > 0.0 {
+            result.cpu_ratios.push(cidlb.mpps_cpu() / tswap.mpps_cpu());
+        }
         result.cidlb.push(cidlb);
         result.testpmd_5tswap.push(tswap);
         result.drops = drops;
@@ -497,17 +598,17 @@ fn target_text(profile: &BenchProfile) -> String {
 /// The Markdown table (and notes) of a bench run.
 pub fn render_table(results: &[ProfileResult], options: &BenchOptions, load: &str) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "| profile | cidlb Mpps | testpmd 5tswap Mpps | testpmd io Mpps | ratio | cycles/packet | target | met? |");
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---|---|");
+    let _ = writeln!(out, "| profile | cidlb Mpps | testpmd 5tswap Mpps | testpmd io Mpps | ratio | cycles/packet | ratio (CPU time) | cycles/packet (CPU time) cidlb / 5tswap | target | met? |");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---|---|");
     let f = |v: Option<f64>, digits: usize| v.map(|v| format!("{v:.digits$}")).unwrap_or_else(|| "—".into());
     for r in results {
         let Some(profile) = find(&r.name) else { continue };
         if let Some(why) = &r.skipped {
-            let _ = writeln!(out, "| `{}` | — | — | — | — | — | {why} | — |", r.name);
+            let _ = writeln!(out, "| `{}` | — | — | — | — | — | — | — | {why} | — |", r.name);
             continue;
         }
         if let Some(e) = &r.error {
-            let _ = writeln!(out, "| `{}` | failed | — | — | — | — | {} | no: {} |", r.name, target_text(profile), e.replace('|', "/"));
+            let _ = writeln!(out, "| `{}` | failed | — | — | — | — | — | — | {} | no: {} |", r.name, target_text(profile), e.replace('|', "/"));
             continue;
         }
         let met = match target_met(r, results) {
@@ -524,12 +625,15 @@ pub fn render_table(results: &[ProfileResult], options: &BenchOptions, load: &st
         };
         let _ = writeln!(
             out,
-            "| `{}` | {} | {} | {} | {ratio} | {} | {} | {met} |",
+            "| `{}` | {} | {} | {} | {ratio} | {} | {} | {} / {} | {} | {met} |",
             r.name,
             f(r.cidlb_mpps(), 2),
             f(r.tswap_mpps(), 2),
             f(r.io_mpps(), 2),
             f(r.cycles(), 0),
+            f(r.cpu_ratio(), 2),
+            f(r.cycles_cpu(), 0),
+            f(r.tswap_cycles_cpu(), 0),
             target_text(profile)
         );
     }
@@ -537,7 +641,7 @@ pub fn render_table(results: &[ProfileResult], options: &BenchOptions, load: &st
     let tsc = results.iter().flat_map(|r| r.cidlb.iter()).map(|s| s.tsc_hz).find(|h| *h > 0).unwrap_or(0);
     let _ = writeln!(
         out,
-        "{} rounds × {} s per program and profile, medians; ratio = median of per-round cidlb / 5tswap; cycles/packet = TSC Hz ({:.2} GHz) × duration / packets of the one busy-polling worker. Load average at the end: {load}. Machine: {}.",
+        "{} rounds × {} s per program and profile, medians. Mpps = packets received / forwarding time (cidlb: `--stats-json` totals.rx_packets / duration_seconds; testpmd: accumulated RX-packets / time from `start` to `stop`). ratio = median of per-round cidlb / 5tswap (the target and met? use it). cycles/packet = TSC Hz ({:.2} GHz) × duration / packets of the one busy-polling worker (wall clock: includes time the worker was preempted). The CPU-time columns use the forwarding thread's own CPU time (`/proc/PID/task/TID/stat` of `rte-worker-1`) instead of the wall clock, which removes the preemption of a shared machine. Load average at the end: {load}. Machine: {}.",
         options.rounds,
         options.seconds,
         tsc as f64 / 1e9,

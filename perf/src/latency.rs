@@ -63,8 +63,21 @@ const STAMP_BYTES: usize = 8;
 fn config() -> String {
     let cid = bench::find("cid").expect("the cid bench profile exists");
     let mut text = cid.config();
-    text = text.replace("mbufs = 32767", "mbufs = 16383");
+    text = text.replace("mbufs = 32767", "mbufs = 16383").replace("device = \"net_pcap0\"", "device = \"net_memif0\"");
     text
+}
+
+/// net_memif registers a multi-process action at probe, so neither `--in-memory` nor
+/// `--no-shconf` will do: each process gets its own `--file-prefix` (hugepage files unlinked
+/// at once with `--huge-unlink`; the runtime directory is removed at the end).
+fn file_prefix(prefix: &str) -> String {
+    format!("cidlb-latency-{prefix}-{}", std::process::id())
+}
+
+fn remove_runtime_dirs() {
+    for prefix in ["cidlb", "gen"] {
+        let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{}", file_prefix(prefix)));
+    }
 }
 
 fn memory_args(prefix: &str) -> Vec<String> {
@@ -75,11 +88,11 @@ fn memory_args(prefix: &str) -> Vec<String> {
         * 2;
     let mounted = std::fs::read_to_string("/proc/mounts").map(|m| m.contains(" hugetlbfs ")).unwrap_or(false);
     let mut args: Vec<String> = if mounted && free_mb >= 512 {
-        vec!["--in-memory".into()]
+        vec!["--huge-unlink".into()]
     } else {
-        vec!["--no-huge".into(), "-m".into(), "256".into(), "--no-shconf".into()]
+        vec!["--no-huge".into(), "-m".into(), "256".into()]
     };
-    args.push(format!("--file-prefix=cidlb-latency-{prefix}-{}", std::process::id()));
+    args.push(format!("--file-prefix={}", file_prefix(prefix)));
     args.push("--log-level=notice".into());
     args
 }
@@ -170,6 +183,7 @@ pub fn run(args: &LatencyArgs) -> anyhow::Result<()> {
     // Ports and pools are gone here (generate owns them).
     drop(cidlb_child);
     let _ = eal.cleanup();
+    remove_runtime_dirs();
     let results = results?;
     let table = render(&results, args);
     println!("{table}");
