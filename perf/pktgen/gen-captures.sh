@@ -20,6 +20,7 @@ for profile in cid cid-k16 session-1k session-1m handshake-1k new-flows flow-lab
         | sed -e "s|^args = \[\"--no-pci\"\]|args = [\"-a\", \"$pci\", \"--in-memory\"]|" \
               -e "s|^device = \"net_pcap0\"|device = \"$pci\"|" \
               -e "s|^mbufs = .*|mbufs = 65535|" \
+              -e "s|^# Memory and the net_pcap device.*|# EAL: the NIC by PCI allow-list, hugepages.|" \
         > "$here/configs/$profile.toml"
 done
 echo "captures in $here/captures, cidlb configs (device $pci) in $here/configs"

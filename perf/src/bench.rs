@@ -107,10 +107,10 @@ impl BenchProfile {
         size.min(u64::from(u32::MAX)) as u32
     }
 
-    /// Memory the EAL needs for the pool, in MiB: ~2.5 KB per mbuf (2176 bytes of buffer, the
+    /// Memory the EAL needs for the pool, in MiB: ~3.3 KB per mbuf (2176 bytes of buffer, the
     /// mbuf header, mempool object header and padding) and slack for rings and the rest.
     pub fn memory_mb(&self) -> u64 {
-        u64::from(self.mbufs()) * 2560 / (1 << 20) + 512
+        u64::from(self.mbufs()) * 3328 / (1 << 20) + 512
     }
 
     /// The bench config: one port (`net_pcap0`; the device arguments come on the command
