@@ -24,5 +24,6 @@ echo "bench.sh: load average before: $(cut -d' ' -f1-3 /proc/loadavg); captures 
     --workdir "$work/bench" --readme README.md --json "$work/bench.json" "${profiles[@]}" "$@"
 if [ -z "${SKIP_LATENCY:-}" ]; then
     "$target/cidlb-perf" latency --cidlb "$target/cidlb" --workdir "$work/latency" --readme README.md
+    "$target/cidlb-perf" latency --via testpmd --workdir "$work/latency-baseline" --readme README.md
 fi
 echo "bench.sh: README.md updated; load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

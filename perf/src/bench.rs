@@ -107,10 +107,10 @@ impl BenchProfile {
         size.min(u64::from(u32::MAX)) as u32
     }
 
-    /// Memory the EAL needs for the pool, in MiB: ~3.3 KB per mbuf (2176 bytes of buffer, the
+    /// Memory the EAL needs for the pool, in MiB: ~4 KB per mbuf (2176 bytes of buffer, the
     /// mbuf header, mempool object header and padding) and slack for rings and the rest.
     pub fn memory_mb(&self) -> u64 {
-        u64::from(self.mbufs()) * 3328 / (1 << 20) + 512
+        u64::from(self.mbufs()) * 4096 / (1 << 20) + 512
     }
 
     /// The bench config: one port (`net_pcap0`; the device arguments come on the command
@@ -176,7 +176,7 @@ pub struct BenchOptions {
 }
 
 /// One timed run.
-#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Sample {
     pub packets: u64,
     pub seconds: f64,
@@ -222,7 +222,7 @@ impl Sample {
     }
 }
 
-#[derive(Clone, Debug, Default, serde::Serialize)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProfileResult {
     pub name: String,
     pub memory: String,
@@ -237,6 +237,30 @@ pub struct ProfileResult {
     pub drops: Vec<(String, u64)>,
     pub error: Option<String>,
     pub skipped: Option<String>,
+    /// Set when the row comes from an earlier run (`--merge`): that run's load average.
+    #[serde(default)]
+    pub earlier_run: Option<String>,
+    /// Load average when this profile finished.
+    #[serde(default)]
+    pub load: String,
+}
+
+/// `fresh` results replace those of `earlier` with the same name; the rest of `earlier` is
+/// kept (marked as from an earlier run), in table order.
+pub fn merge(earlier: Vec<ProfileResult>, fresh: Vec<ProfileResult>) -> Vec<ProfileResult> {
+    let mut all: Vec<ProfileResult> = earlier
+        .into_iter()
+        .filter(|e| !fresh.iter().any(|f| f.name == e.name))
+        .map(|mut e| {
+            if e.earlier_run.is_none() {
+                e.earlier_run = Some(e.load.clone());
+            }
+            e
+        })
+        .collect();
+    all.extend(fresh);
+    all.sort_by_key(|r| BENCH_PROFILES.iter().position(|p| p.name == r.name).unwrap_or(usize::MAX));
+    all
 }
 
 pub fn median(values: &mut [f64]) -> Option<f64> {
@@ -536,6 +560,7 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<Vec<ProfileResult>> {
             eprintln!("bench {}: {e:#}", profile.name);
             result.error = Some(e.root_cause().to_string().lines().next().unwrap_or_default().to_string());
         }
+        result.load = load_average();
         results.push(result);
     }
     Ok(results)
@@ -656,6 +681,9 @@ pub fn render_table(results: &[ProfileResult], options: &BenchOptions, load: &st
                 notes.push(format!("`{}`: cidlb forwarded {:.1}% (drops: {})", r.name, fraction * 100.0, drops.join(", ")));
             }
         }
+        if let Some(load) = &r.earlier_run {
+            notes.push(format!("`{}`: from an earlier run of the same build (load average then: {load}), merged with `--merge`", r.name));
+        }
         if r.memory.starts_with("--no-huge") {
             notes.push(format!("`{}`: both programs ran with `{}` (not enough free hugepages for the capture's pool)", r.name, r.memory));
         }
@@ -712,6 +740,17 @@ mod tests {
         let new = replace_table(&readme, "| new |\n").unwrap();
         assert_eq!(new, format!("a\n{TABLE_START}\n| new |\n{TABLE_END}\nb\n"));
         assert!(replace_table("no markers", "x").is_err());
+    }
+
+    #[test]
+    fn merge_keeps_earlier_rows_in_table_order() {
+        let row = |name: &str, load: &str| ProfileResult { name: name.into(), load: load.into(), ..Default::default() };
+        let merged = merge(vec![row("mix", "1"), row("cid", "1"), row("session-1k", "1")], vec![row("session-1k", "2"), row("session-1m", "2")]);
+        let names: Vec<&str> = merged.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["cid", "session-1k", "session-1m", "mix"]);
+        assert_eq!(merged[0].earlier_run.as_deref(), Some("1"));
+        assert_eq!(merged[1].earlier_run, None);
+        assert_eq!(merged[1].load, "2");
     }
 
     #[test]

@@ -39,9 +39,16 @@ pub struct LatencyArgs {
     /// Where the config, logs and the memif socket go.
     #[arg(long, value_name = "DIR")]
     pub workdir: Option<PathBuf>,
-    /// Replace the table between the latency-table markers of this README.
+    /// Replace the table between the markers of this README (`latency-table` for cidlb,
+    /// `latency-baseline` for testpmd).
     #[arg(long, value_name = "README.md")]
     pub readme: Option<PathBuf>,
+    /// What reflects the traffic: `cidlb`, or `testpmd` (macswap on the same memif pair and
+    /// cores: the floor of the generator, memif and the machine's scheduling).
+    #[arg(long, default_value = "cidlb", value_parser = ["cidlb", "testpmd"])]
+    pub via: String,
+    #[arg(long, default_value = "dpdk-testpmd")]
+    pub testpmd: PathBuf,
 }
 
 /// The result at one offered rate.
@@ -138,39 +145,56 @@ pub fn run(args: &LatencyArgs) -> anyhow::Result<()> {
     let config_path = workdir.join("latency.toml");
     std::fs::write(&config_path, config())?;
 
-    // cidlb: memif server, bounded by --duration as well as by the SIGTERM on drop.
+    // The reflector is the memif server, bounded by --duration (cidlb) and by the SIGTERM on
+    // drop; testpmd also has a deadline through the same drop.
     let budget = args.rates.len() as f64 * (args.seconds + 1.0) + 30.0;
-    let stderr = workdir.join("cidlb.stderr");
-    let child = Command::new(&cidlb)
-        .args(["run", "--config"])
-        .arg(&config_path)
-        .arg("--duration")
-        .arg(budget.to_string())
-        .arg("--stats-json")
-        .arg(workdir.join("cidlb.stats.json"))
-        .arg("--")
-        .args(memory_args("cidlb"))
-        .arg(format!("--vdev=net_memif0,role=server,socket={},socket-abstract=no", socket.display()))
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(workdir.join("cidlb.stdout"))?)
-        .stderr(std::fs::File::create(&stderr)?)
-        .spawn()
-        .with_context(|| format!("starting {}", cidlb.display()))?;
+    let stderr = workdir.join(format!("{}.stderr", args.via));
+    let vdev = format!("--vdev=net_memif0,role=server,socket={},socket-abstract=no", socket.display());
+    let child = if args.via == "testpmd" {
+        Command::new(&args.testpmd)
+            .args(["-l", "0,1", "--main-lcore", "0", "--no-pci"])
+            .args(memory_args("cidlb"))
+            .arg(&vdev)
+            .args(["--", "--forward-mode=macswap", "--nb-cores=1", "--auto-start", "--burst=32"])
+            .stdin(Stdio::piped())
+            .stdout(std::fs::File::create(workdir.join("testpmd.stdout"))?)
+            .stderr(std::fs::File::create(&stderr)?)
+            .spawn()
+            .with_context(|| format!("starting {}", args.testpmd.display()))?
+    } else {
+        Command::new(&cidlb)
+            .args(["run", "--config"])
+            .arg(&config_path)
+            .arg("--duration")
+            .arg(budget.to_string())
+            .arg("--stats-json")
+            .arg(workdir.join("cidlb.stats.json"))
+            .arg("--")
+            .args(memory_args("cidlb"))
+            .arg(&vdev)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(workdir.join("cidlb.stdout"))?)
+            .stderr(std::fs::File::create(&stderr)?)
+            .spawn()
+            .with_context(|| format!("starting {}", cidlb.display()))?
+    };
     let mut cidlb_child = CidlbChild { child, stderr };
-    // Wait for cidlb to listen on the memif socket (it is up once it forwards).
+    // Wait for the server's socket (and for cidlb, for it to forward).
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let log = std::fs::read_to_string(&cidlb_child.stderr).unwrap_or_default();
-        if log.contains("forwarding;") {
+        let ready = if args.via == "testpmd" { socket.exists() } else { log.contains("forwarding;") };
+        if ready {
+            std::thread::sleep(Duration::from_millis(500));
             break;
         }
         if let Some(status) = cidlb_child.child.try_wait()? {
-            bail!("cidlb exited ({status}) before forwarding:\n{log}");
+            bail!("{} exited ({status}) before forwarding:\n{log}", args.via);
         }
         if Instant::now() >= deadline {
-            bail!("cidlb did not start forwarding within 60 s:\n{log}");
+            bail!("{} did not start forwarding within 60 s:\n{log}", args.via);
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -189,7 +213,8 @@ pub fn run(args: &LatencyArgs) -> anyhow::Result<()> {
     println!("{table}");
     if let Some(path) = &args.readme {
         let text = std::fs::read_to_string(path)?;
-        std::fs::write(path, replace_section(&text, &table)?)?;
+        let (start, end) = if args.via == "testpmd" { (BASELINE_START, BASELINE_END) } else { (LATENCY_START, LATENCY_END) };
+        std::fs::write(path, replace_section(&text, &table, start, end)?)?;
         eprintln!("{}: latency table replaced", path.display());
     }
     Ok(())
@@ -316,9 +341,10 @@ pub fn render(results: &[RateResult], args: &LatencyArgs) -> String {
     }
     let _ = writeln!(
         out,
-        "\n{} s per rate, {}-byte frames (DTLS CID records), generator and cidlb over a net_memif pair; load average at the end: {}.",
+        "\n{} s per rate, {}-byte frames (DTLS CID records), generator and {} over a net_memif pair; load average at the end: {}.",
         args.seconds,
         profiles::cid_packet(7, 20007, 1, 1, args.size.max(STAMP_BYTES)).len(),
+        if args.via == "testpmd" { "dpdk-testpmd macswap (the baseline)" } else { "cidlb" },
         bench::load_average()
     );
     out
@@ -327,11 +353,14 @@ pub fn render(results: &[RateResult], args: &LatencyArgs) -> String {
 pub const LATENCY_START: &str = "<!-- latency-table:start -->";
 pub const LATENCY_END: &str = "<!-- latency-table:end -->";
 
-fn replace_section(readme: &str, table: &str) -> anyhow::Result<String> {
-    let start = readme.find(LATENCY_START).ok_or_else(|| anyhow!("no `{LATENCY_START}` marker"))?;
-    let end = readme.find(LATENCY_END).ok_or_else(|| anyhow!("no `{LATENCY_END}` marker"))?;
+pub const BASELINE_START: &str = "<!-- latency-baseline:start -->";
+pub const BASELINE_END: &str = "<!-- latency-baseline:end -->";
+
+fn replace_section(readme: &str, table: &str, start_marker: &str, end_marker: &str) -> anyhow::Result<String> {
+    let start = readme.find(start_marker).ok_or_else(|| anyhow!("no `{start_marker}` marker"))?;
+    let end = readme.find(end_marker).ok_or_else(|| anyhow!("no `{end_marker}` marker"))?;
     if end < start {
         bail!("markers out of order");
     }
-    Ok(format!("{}{LATENCY_START}\n{}\n{}", &readme[..start], table.trim_end(), &readme[end..]))
+    Ok(format!("{}{start_marker}\n{}\n{}", &readme[..start], table.trim_end(), &readme[end..]))
 }

@@ -79,6 +79,10 @@ enum Command {
         /// Also write the raw results as JSON.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
+        /// Keep the rows of an earlier `--json` for the profiles not run now (e.g. to re-run
+        /// one that failed); the table notes which rows are from the earlier run.
+        #[arg(long, value_name = "FILE")]
+        merge: Option<PathBuf>,
     },
     /// Latency under load: timestamped CID traffic through a cidlb instance at fixed rates
     /// (see the README's Performance section).
@@ -128,7 +132,7 @@ fn main() -> anyhow::Result<()> {
             let p = bench::find(&profile).ok_or_else(|| anyhow!("unknown bench profile `{profile}` (see `cidlb-perf profiles`)"))?;
             print!("{}", p.config());
         }
-        Command::Bench { profiles, rounds, seconds, workdir, cidlb, testpmd, no_io, no_huge, readme, json } => {
+        Command::Bench { profiles, rounds, seconds, workdir, cidlb, testpmd, no_io, no_huge, readme, json, merge } => {
             let selected = if profiles.is_empty() {
                 BENCH_PROFILES.iter().collect()
             } else {
@@ -149,7 +153,12 @@ fn main() -> anyhow::Result<()> {
             }
             let workdir = workdir.unwrap_or_else(|| std::env::temp_dir().join(format!("cidlb-bench-{}", std::process::id())));
             let options = BenchOptions { profiles: selected, rounds, seconds, workdir, cidlb, testpmd, io_floor: !no_io, no_huge };
-            let results = bench::run(&options)?;
+            let mut results = bench::run(&options)?;
+            let measured = results.iter().any(|r| r.error.is_none() && r.skipped.is_none());
+            if let Some(path) = merge {
+                let earlier: Vec<bench::ProfileResult> = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+                results = bench::merge(earlier, results);
+            }
             let table = bench::render_table(&results, &options, &bench::load_average());
             println!("{table}");
             if let Some(path) = json {
@@ -160,7 +169,7 @@ fn main() -> anyhow::Result<()> {
                 std::fs::write(&path, bench::replace_table(&text, &table)?)?;
                 eprintln!("{}: performance table replaced", path.display());
             }
-            if results.iter().all(|r| r.error.is_some() || r.skipped.is_some()) {
+            if !measured {
                 bail!("no profile could be measured (see the errors above)");
             }
         }
