@@ -605,9 +605,11 @@ pub fn target_met(result: &ProfileResult, all: &[ProfileResult]) -> Option<bool>
     let ratio = result.ratio()?;
     match profile.target {
         Target::VsTestpmd(t) => Some(ratio >= t),
+        // Strict: cidlb's own Mpps against its Mpps on the other profile (the normalised
+        // ratio-of-ratios is shown beside it, not used).
         Target::VsProfile(other, t) => {
-            let base = all.iter().find(|r| r.name == other)?.ratio()?;
-            Some(ratio / base >= t)
+            let base = all.iter().find(|r| r.name == other)?.cidlb_mpps()?;
+            Some(result.cidlb_mpps()? / base >= t)
         }
         Target::None => None,
     }
@@ -616,7 +618,7 @@ pub fn target_met(result: &ProfileResult, all: &[ProfileResult]) -> Option<bool>
 fn target_text(profile: &BenchProfile) -> String {
     match profile.target {
         Target::VsTestpmd(t) => format!("≥ {t} × 5tswap ({})", profile.target_name),
-        Target::VsProfile(other, t) => format!("≥ {t} × {other} ratio ({})", profile.target_name),
+        Target::VsProfile(other, t) => format!("cidlb Mpps ≥ {t} × {other}'s ({})", profile.target_name),
         Target::None => "—".into(),
     }
 }
@@ -643,10 +645,13 @@ pub fn render_table(results: &[ProfileResult], options: &BenchOptions, load: &st
             None => "—".to_string(),
         };
         let ratio = match profile.target {
-            Target::VsProfile(other, _) => match (r.ratio(), results.iter().find(|o| o.name == other).and_then(ProfileResult::ratio)) {
-                (Some(a), Some(b)) => format!("{a:.2} ({:.2} of {other})", a / b),
-                _ => f(r.ratio(), 2),
-            },
+            Target::VsProfile(other, _) => {
+                let base = results.iter().find(|o| o.name == other);
+                match (r.ratio(), base.and_then(ProfileResult::ratio), r.cidlb_mpps(), base.and_then(ProfileResult::cidlb_mpps)) {
+                    (Some(a), Some(b), Some(m), Some(n)) => format!("{a:.2}; cidlb Mpps {:.2} of {other}'s (as ratios to 5tswap: {:.2})", m / n, a / b),
+                    _ => f(r.ratio(), 2),
+                }
+            }
             _ => f(r.ratio(), 2),
         };
         let _ = writeln!(

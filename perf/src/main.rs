@@ -83,6 +83,9 @@ enum Command {
         /// one that failed); the table notes which rows are from the earlier run.
         #[arg(long, value_name = "FILE")]
         merge: Option<PathBuf>,
+        /// Run nothing: render the table from this `--json` file (e.g. after a rule change).
+        #[arg(long, value_name = "FILE", conflicts_with = "merge")]
+        from_json: Option<PathBuf>,
     },
     /// Latency under load: timestamped CID traffic through a cidlb instance at fixed rates
     /// (see the README's Performance section).
@@ -132,7 +135,7 @@ fn main() -> anyhow::Result<()> {
             let p = bench::find(&profile).ok_or_else(|| anyhow!("unknown bench profile `{profile}` (see `cidlb-perf profiles`)"))?;
             print!("{}", p.config());
         }
-        Command::Bench { profiles, rounds, seconds, workdir, cidlb, testpmd, no_io, no_huge, readme, json, merge } => {
+        Command::Bench { profiles, rounds, seconds, workdir, cidlb, testpmd, no_io, no_huge, readme, json, merge, from_json } => {
             let selected = if profiles.is_empty() {
                 BENCH_PROFILES.iter().collect()
             } else {
@@ -153,13 +156,23 @@ fn main() -> anyhow::Result<()> {
             }
             let workdir = workdir.unwrap_or_else(|| std::env::temp_dir().join(format!("cidlb-bench-{}", std::process::id())));
             let options = BenchOptions { profiles: selected, rounds, seconds, workdir, cidlb, testpmd, io_floor: !no_io, no_huge };
-            let mut results = bench::run(&options)?;
+            let mut results = match &from_json {
+                Some(path) => serde_json::from_str(&std::fs::read_to_string(path)?)?,
+                None => bench::run(&options)?,
+            };
             let measured = results.iter().any(|r| r.error.is_none() && r.skipped.is_none());
             if let Some(path) = merge {
                 let earlier: Vec<bench::ProfileResult> = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
                 results = bench::merge(earlier, results);
             }
-            let table = bench::render_table(&results, &options, &bench::load_average());
+            // The load when the (latest) measurements ended, not now (--from-json renders later).
+            let load = results
+                .iter()
+                .rev()
+                .find(|r| !r.load.is_empty() && r.earlier_run.is_none())
+                .map(|r| r.load.clone())
+                .unwrap_or_else(bench::load_average);
+            let table = bench::render_table(&results, &options, &load);
             println!("{table}");
             if let Some(path) = json {
                 std::fs::write(&path, serde_json::to_string_pretty(&results)? + "\n")?;
