@@ -686,12 +686,23 @@ pub fn render_table(results: &[ProfileResult], options: &BenchOptions, load: &st
                 notes.push(format!("`{}`: cidlb forwarded {:.1}% (drops: {})", r.name, fraction * 100.0, drops.join(", ")));
             }
         }
-        if let Some(load) = &r.earlier_run {
-            notes.push(format!("`{}`: from an earlier run of the same build (load average then: {load}), merged with `--merge`", r.name));
-        }
         if r.memory.starts_with("--no-huge") {
             notes.push(format!("`{}`: both programs ran with `{}` (not enough free hugepages for the capture's pool)", r.name, r.memory));
         }
+    }
+    // Rows merged from earlier runs (`--merge`): one note per earlier run.
+    let mut earlier: Vec<(&str, Vec<&str>)> = Vec::new();
+    for r in results {
+        if let Some(load) = &r.earlier_run {
+            match earlier.iter_mut().find(|(l, _)| *l == load.as_str()) {
+                Some((_, names)) => names.push(&r.name),
+                None => earlier.push((load, vec![&r.name])),
+            }
+        }
+    }
+    for (load, names) in earlier {
+        let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+        notes.push(format!("{} come from an earlier run of the same cidlb binary (load average at its end: {load}); the other rows were re-run and merged with `--merge`", names.join(", ")));
     }
     for n in notes {
         let _ = writeln!(out, "\n- {n}");
