@@ -331,9 +331,18 @@ fn memory_args(profile: &BenchProfile, prefix: &str, force_no_huge: bool) -> (Ve
         vec!["--no-huge".to_string(), "-m".to_string(), need.to_string(), "--no-shconf".to_string()]
     };
     let what = if args[0] == "--in-memory" { "hugepages".to_string() } else { format!("--no-huge -m {need}") };
-    args.push(format!("--file-prefix=cidlb-bench-{prefix}-{}", std::process::id()));
+    args.push(format!("--file-prefix={}", file_prefix(prefix)));
     args.push("--log-level=notice".to_string());
     (args, what)
+}
+
+fn file_prefix(tag: &str) -> String {
+    format!("cidlb-bench-{tag}-{}", std::process::id())
+}
+
+/// DPDK leaves a runtime directory (telemetry socket) per file prefix, even in-memory.
+fn remove_runtime_dir(tag: &str) {
+    let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{}", file_prefix(tag)));
 }
 
 fn vdev(capture: &Path) -> String {
@@ -439,7 +448,9 @@ pub fn run_cidlb(options: &BenchOptions, profile: &BenchProfile, capture: &Path,
         .spawn()
         .with_context(|| format!("starting {}", options.cidlb.display()))?;
     let mut cpu = ThreadCpu::new(child.id(), "rte-worker-1");
-    let status = wait_sampling(&mut child, Duration::from_secs_f64(options.seconds + 120.0), "cidlb", Some(&mut cpu))?;
+    let status = wait_sampling(&mut child, Duration::from_secs_f64(options.seconds + 120.0), "cidlb", Some(&mut cpu));
+    remove_runtime_dir(tag);
+    let status = status?;
     if !status.success() {
         bail!("cidlb exited with {status}:\n{}", tail(&stderr, 15));
     }
@@ -487,6 +498,7 @@ pub fn run_testpmd(options: &BenchOptions, profile: &BenchProfile, capture: &Pat
     // Whatever happened, the child ends here: it quit, or it is killed by its pid.
     drop(child.stdin.take());
     let status = wait_bounded(&mut child, Duration::from_secs(60), "dpdk-testpmd");
+    remove_runtime_dir(tag);
     let sample = result.with_context(|| format!("dpdk-testpmd {mode}:\n{}\n{}", tail(&stdout, 10), tail(&stderr, 10)))?;
     status?;
     Ok(sample)
