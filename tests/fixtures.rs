@@ -494,7 +494,7 @@ fn write_fuzz_seeds() {
             .ttl(255)
             .build(),
     );
-    let params = profiles::ProfileParams { packets: 64, flows: 12, size: 40, seed: 8, gap_ns: 10_000 };
+    let params = profiles::ProfileParams { packets: 64, flows: 12, size: 40, seed: 8, gap_ns: 10_000, ..Default::default() };
     for (profile, _) in profiles::PROFILES {
         let packets: Vec<Vec<u8>> = profiles::generate(profile, &params).expect("profile").into_iter().map(|p| p.bytes).collect();
         for chunk in packets.chunks(24) {

@@ -459,7 +459,7 @@ proptest! {
 #[test]
 fn perf_flood_profile_keeps_cid_records_on_their_nodes() {
     let mut h = small_tables(512, 64);
-    let params = cidlb_perf::profiles::ProfileParams { packets: 4_000, flows: 100, size: 40, seed: 3, gap_ns: 1_000 };
+    let params = cidlb_perf::profiles::ProfileParams { packets: 4_000, flows: 100, size: 40, seed: 3, gap_ns: 1_000, ..Default::default() };
     let packets = cidlb_perf::profiles::generate("flood", &params).expect("flood profile");
     let mut cid_records = 0;
     for packet in &packets {

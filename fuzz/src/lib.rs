@@ -222,6 +222,21 @@ pub fn run_pipeline(data: &[u8]) {
                 assert!(wire::parse(input).is_ok(), "only parsed frames reach the control thread");
                 while rings.to_control.pop().is_some() {}
             }
+            Action::Hold { port, next_hop } => {
+                // Waiting for a neighbour: only a forward or a reply, on a real port, to a next
+                // hop the snapshot does not know yet.
+                assert!((port as usize) < ports, "held for a port that does not exist");
+                assert!(snapshot.neighbor_mac(&next_hop).is_none(), "held although the next hop is known");
+            }
+            Action::Fragments { port, mtu, .. } => {
+                assert!((port as usize) < ports);
+                assert!(frame.data().len() > mtu as usize, "fragments only for what does not fit");
+            }
+            Action::Broadcast { service, .. } => {
+                assert!((service as usize) < snapshot.services.len());
+                let parsed = wire::parse(input).expect("a broadcast ICMP error parsed");
+                assert!(wire::is_icmp_error(&parsed, input), "only ICMP errors are copied to every node");
+            }
             Action::Drop(_) => {}
         }
         worker.housekeeping(now);

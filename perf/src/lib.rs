@@ -1,6 +1,9 @@
 //! Traffic profiles (generated captures) and capture summaries for demos and benchmarks.
 #![forbid(unsafe_code)]
 
+pub mod bench;
+#[cfg(feature = "dpdk")]
+pub mod latency;
 pub mod profiles;
 pub mod summary;
 

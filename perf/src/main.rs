@@ -2,7 +2,8 @@
 
 use anyhow::{anyhow, bail};
 use cidlb_dataplane::io::pcap::{read_pcap, write_pcap};
-use cidlb_perf::profiles::{generate, ProfileParams, PROFILES};
+use cidlb_perf::bench::{self, BenchOptions, BENCH_PROFILES};
+use cidlb_perf::profiles::{generate, is_profile, ProfileParams, PROFILES};
 use cidlb_perf::summary::Summary;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -18,14 +19,19 @@ struct Cli {
 enum Command {
     /// Write a generated capture (see `cidlb-perf profiles`).
     Gen {
-        /// Profile name.
+        /// Profile name: a generator profile, or a bench profile (which sets the defaults of
+        /// --packets, --flows and --nodes).
         #[arg(long)]
         profile: String,
-        #[arg(long, default_value_t = 10_000)]
-        packets: usize,
-        /// Distinct clients or flows.
-        #[arg(long, default_value_t = 1000)]
-        flows: u32,
+        /// Packets in the capture [default: 10000, or the bench profile's].
+        #[arg(long)]
+        packets: Option<usize>,
+        /// Distinct clients or flows [default: 1000, or the bench profile's].
+        #[arg(long)]
+        flows: Option<u32>,
+        /// Nodes of the CID profiles [default: 3, or the bench profile's].
+        #[arg(long)]
+        nodes: Option<u8>,
         /// Payload (ciphertext) bytes per packet.
         #[arg(long, default_value_t = 40)]
         size: usize,
@@ -34,8 +40,57 @@ enum Command {
         #[arg(long, value_name = "OUT.pcap")]
         out: PathBuf,
     },
-    /// List the profiles.
+    /// List the profiles (generator profiles, then bench profiles).
     Profiles,
+    /// Print the cidlb config a bench profile runs with.
+    BenchConfig {
+        #[arg(long)]
+        profile: String,
+    },
+    /// cidlb against dpdk-testpmd (5tswap, and io as the I/O floor) on the same capture, core
+    /// and device (net_pcap infinite_rx, transmit dropped), alternating rounds; prints a
+    /// Markdown table and optionally rewrites the README's performance table.
+    Bench {
+        /// Bench profiles to run, comma-separated [default: all].
+        #[arg(long, value_delimiter = ',')]
+        profiles: Vec<String>,
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Seconds each program forwards per round.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Where captures, configs, logs and stats go (captures are reused when present).
+        #[arg(long, value_name = "DIR")]
+        workdir: Option<PathBuf>,
+        /// The cidlb binary [default: `cidlb` next to this program].
+        #[arg(long)]
+        cidlb: Option<PathBuf>,
+        #[arg(long, default_value = "dpdk-testpmd")]
+        testpmd: PathBuf,
+        /// Skip testpmd `io` (the I/O floor).
+        #[arg(long)]
+        no_io: bool,
+        /// Use --no-huge for every run.
+        #[arg(long)]
+        no_huge: bool,
+        /// Replace the table between the perf-table markers of this README.
+        #[arg(long, value_name = "README.md")]
+        readme: Option<PathBuf>,
+        /// Also write the raw results as JSON.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Keep the rows of an earlier `--json` for the profiles not run now (e.g. to re-run
+        /// one that failed); the table notes which rows are from the earlier run.
+        #[arg(long, value_name = "FILE")]
+        merge: Option<PathBuf>,
+        /// Run nothing: render the table from this `--json` file (e.g. after a rule change).
+        #[arg(long, value_name = "FILE", conflicts_with = "merge")]
+        from_json: Option<PathBuf>,
+    },
+    /// Latency under load: timestamped CID traffic through a cidlb instance at fixed rates
+    /// (see the README's Performance section).
+    #[cfg(feature = "dpdk")]
+    Latency(cidlb_perf::latency::LatencyArgs),
     /// Summarise a capture of the balancer's output: packets per node and kind, and whether
     /// every CID record reached the node its CID names and every flow stayed on one node.
     Summarize {
@@ -51,17 +106,88 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Gen { profile, packets, flows, size, seed, out } => {
-            let params = ProfileParams { packets, flows, size, seed, ..Default::default() };
-            let captured = generate(&profile, &params).map_err(|e| anyhow!(e))?;
+        Command::Gen { profile, packets, flows, nodes, size, seed, out } => {
+            let (generator, mut params) = match bench::find(&profile) {
+                Some(b) if !is_profile(&profile) || b.generator == profile => (b.generator, b.params()),
+                _ => (profile.as_str(), ProfileParams::default()),
+            };
+            params.packets = packets.unwrap_or(params.packets);
+            params.flows = flows.unwrap_or(params.flows);
+            params.nodes = nodes.unwrap_or(params.nodes);
+            params.size = size;
+            params.seed = seed;
+            let captured = generate(generator, &params).map_err(|e| anyhow!(e))?;
             write_pcap(&out, &captured).map_err(|e| anyhow!("{e}"))?;
             println!("{}: {} packets ({profile})", out.display(), captured.len());
         }
         Command::Profiles => {
+            println!("generator profiles (cidlb-perf gen --profile NAME):");
             for (name, about) in PROFILES {
-                println!("{name:<16} {about}");
+                println!("  {name:<16} {about}");
+            }
+            println!("bench profiles (cidlb-perf bench --profiles NAME,...; gen takes them too):");
+            for p in BENCH_PROFILES {
+                let note = if p.implemented { "" } else { " [not implemented: skipped]" };
+                println!("  {:<16} {} packets, {} flows: {}{note}", p.name, p.packets, p.flows, p.about);
             }
         }
+        Command::BenchConfig { profile } => {
+            let p = bench::find(&profile).ok_or_else(|| anyhow!("unknown bench profile `{profile}` (see `cidlb-perf profiles`)"))?;
+            print!("{}", p.config());
+        }
+        Command::Bench { profiles, rounds, seconds, workdir, cidlb, testpmd, no_io, no_huge, readme, json, merge, from_json } => {
+            let selected = if profiles.is_empty() {
+                BENCH_PROFILES.iter().collect()
+            } else {
+                profiles
+                    .iter()
+                    .map(|n| bench::find(n).ok_or_else(|| anyhow!("unknown bench profile `{n}` (see `cidlb-perf profiles`)")))
+                    .collect::<anyhow::Result<Vec<_>>>()?
+            };
+            if rounds == 0 || !(seconds > 0.0 && seconds <= 600.0) {
+                bail!("--rounds must be at least 1 and --seconds in (0, 600]");
+            }
+            let cidlb = match cidlb {
+                Some(p) => p,
+                None => std::env::current_exe()?.with_file_name("cidlb"),
+            };
+            if !cidlb.exists() {
+                bail!("{} not found: build it (`cargo build --release`) or pass --cidlb", cidlb.display());
+            }
+            let workdir = workdir.unwrap_or_else(|| std::env::temp_dir().join(format!("cidlb-bench-{}", std::process::id())));
+            let options = BenchOptions { profiles: selected, rounds, seconds, workdir, cidlb, testpmd, io_floor: !no_io, no_huge };
+            let mut results = match &from_json {
+                Some(path) => serde_json::from_str(&std::fs::read_to_string(path)?)?,
+                None => bench::run(&options)?,
+            };
+            let measured = results.iter().any(|r| r.error.is_none() && r.skipped.is_none());
+            if let Some(path) = merge {
+                let earlier: Vec<bench::ProfileResult> = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+                results = bench::merge(earlier, results);
+            }
+            // The load when the (latest) measurements ended, not now (--from-json renders later).
+            let load = results
+                .iter()
+                .rev()
+                .find(|r| !r.load.is_empty() && r.earlier_run.is_none())
+                .map(|r| r.load.clone())
+                .unwrap_or_else(bench::load_average);
+            let table = bench::render_table(&results, &options, &load);
+            println!("{table}");
+            if let Some(path) = json {
+                std::fs::write(&path, serde_json::to_string_pretty(&results)? + "\n")?;
+            }
+            if let Some(path) = readme {
+                let text = std::fs::read_to_string(&path)?;
+                std::fs::write(&path, bench::replace_table(&text, &table)?)?;
+                eprintln!("{}: performance table replaced", path.display());
+            }
+            if !measured {
+                bail!("no profile could be measured (see the errors above)");
+            }
+        }
+        #[cfg(feature = "dpdk")]
+        Command::Latency(args) => cidlb_perf::latency::run(&args)?,
         Command::Summarize { config, capture, check } => {
             let config = cidlb_config::load(&config).map_err(|e| anyhow!("{e}"))?;
             let packets = read_pcap(&capture, 0).map_err(|e| anyhow!("{e}"))?;

@@ -74,15 +74,48 @@ pub fn label_udp_fragments(flow: u32, label: u32, size: usize, mtu: usize, id: u
     build::fragment(&frame, mtu, id)
 }
 
-/// The profiles `cidlb-perf gen` knows.
+/// The node of id `id` (1-based) for CID profiles over K nodes: 192.0.2.(10 + id); ids 1..=3
+/// are the demo's [`NODES4`].
+pub fn node4(id: u8) -> Ipv4Addr {
+    Ipv4Addr::new(192, 0, 2, 10u8.saturating_add(id))
+}
+
+/// The MAC of node `id` in the demo and bench configs (static neighbours).
+pub fn node_mac(id: u8) -> [u8; 6] {
+    [0x02, 0, 0, 0, 0, id]
+}
+
+/// An IPv6 TCP segment with hop-by-hop and destination options headers before TCP.
+pub fn label_tcp_ext_packet(flow: u32, label: u32, size: usize) -> Vec<u8> {
+    let port = 40000 + (flow % 20000) as u16;
+    from_gateway(
+        PacketBuilder::tcp6(client6(flow), VIP6, port, WEB6_PORT)
+            .flow_label(label)
+            .ext_headers(&[ExtensionHeader::HopByHop(vec![0; 6]), ExtensionHeader::DestinationOptions(vec![0; 6])])
+            .payload(&vec![0x17; size]),
+    )
+    .build()
+}
+
+/// The non-zero flow label of flow `flow` (a constant per flow, RFC 6437 §3).
+pub fn label_of(flow: u32) -> u32 {
+    1 + (flow.wrapping_mul(2_654_435_761) & 0xf_fffe)
+}
+
+/// The profiles `cidlb-perf gen` knows. `cidlb-perf bench` runs named variants of these
+/// (flow counts, node counts, timeouts): see [`crate::bench::BENCH_PROFILES`].
 pub const PROFILES: &[(&str, &str)] = &[
     ("demo", "a mix of every scenario: handshakes, CID records (also after NAT rebinding), plain CoAP, IPv6 flow-label TCP and fragmented UDP, node replies, ARP/echo, and malformed packets"),
-    ("cid", "DTLS CID records from many clients over the nodes (the stateless path)"),
-    ("handshake", "DTLS ClientHellos, every one a new 5-tuple (table filling)"),
-    ("session", "plain CoAP over a fixed set of 5-tuples (the session hit path)"),
+    ("cid", "DTLS CID records from `flows` clients over `nodes` nodes (the stateless path)"),
+    ("handshake", "DTLS ClientHellos, every one a new 5-tuple (`packets` distinct 5-tuples: table filling)"),
+    ("session", "plain CoAP over a fixed set of `flows` 5-tuples (the session hit path)"),
     ("flow-label", "IPv6 TCP with non-zero flow labels over a fixed set of flows"),
     ("flow-label-ext", "as flow-label, with hop-by-hop and destination options headers"),
     ("flood", "a spoofed new-flow flood (random sources and ports: CoAP to the five-tuple service, ClientHellos to the dtls-cid service) with one CID record in four from the cid profile's clients; compare its CID throughput with the cid profile's"),
+    ("flow-label-frag", "IPv6 UDP with non-zero flow labels, every datagram in two fragments (the label routes every fragment)"),
+    ("flow-label-zero", "IPv6 TCP with a zero flow label and extension headers (5-tuple after the extension-header walk)"),
+    ("mix", "70% CID records, 10% ClientHellos from new 5-tuples, 10% plain CoAP sessions, 10% IPv6 flow-label TCP"),
+    ("ipip", "reserved: IP-in-IP forwarding is not implemented yet (same traffic as cid)"),
 ];
 
 #[derive(Clone, Debug)]
@@ -95,49 +128,48 @@ pub struct ProfileParams {
     pub seed: u64,
     /// Nanoseconds between packets.
     pub gap_ns: u64,
+    /// Nodes the CID profiles spread over (node ids 1..=nodes).
+    pub nodes: u8,
 }
 
 impl Default for ProfileParams {
     fn default() -> Self {
-        ProfileParams { packets: 10_000, flows: 1000, size: 40, seed: 1, gap_ns: 10_000 }
+        ProfileParams { packets: 10_000, flows: 1000, size: 40, seed: 1, gap_ns: 10_000, nodes: 3 }
     }
+}
+
+/// Whether `gen` knows `profile`.
+pub fn is_profile(profile: &str) -> bool {
+    PROFILES.iter().any(|p| p.0 == profile)
 }
 
 pub fn generate(profile: &str, params: &ProfileParams) -> Result<Vec<CapturedPacket>, String> {
     let mut rng = Rng::new(params.seed);
     let flows = params.flows.max(1);
+    let nodes = params.nodes.max(1);
     let frames: Vec<Vec<u8>> = match profile {
         "demo" => demo(&mut rng, params),
-        "cid" => (0..params.packets)
+        "cid" | "ipip" => (0..params.packets)
             .map(|i| {
                 let client = rng.below(flows as u64) as u32;
-                let node = NODES4[(client % 3) as usize].0;
+                let node = 1 + (client % nodes as u32) as u8;
                 cid_packet(client, 20000 + (client % 40000) as u16, node, i as u64, params.size)
             })
             .collect(),
-        "handshake" => (0..params.packets).map(|i| handshake_packet(i as u32, 1024 + (i % 60000) as u16)).collect(),
+        // Address and source port both vary: up to 32 M distinct 5-tuples.
+        "handshake" => (0..params.packets).map(|i| handshake_packet(i as u32 % 500, 1024 + ((i / 500) % 64000) as u16)).collect(),
+        // Flows visited in order: each 5-tuple once per `flows` packets, so with more flows
+        // than the cache holds every lookup misses the cache (the 1 M live sessions case).
         "session" => (0..params.packets)
             .map(|i| {
-                let client = rng.below(flows as u64) as u32;
-                coap_packet(client, 30000 + (client % 30000) as u16, i as u16)
+                let client = if params.packets as u64 >= flows as u64 { i as u32 % flows } else { rng.below(flows as u64) as u32 };
+                session_packet(client, i as u16)
             })
             .collect(),
-        "flow-label" | "flow-label-ext" => (0..params.packets)
+        "flow-label" => (0..params.packets)
             .map(|_| {
                 let flow = rng.below(flows as u64) as u32;
-                let label = 1 + (flow.wrapping_mul(2_654_435_761) & 0xf_fffe);
-                if profile == "flow-label" {
-                    label_tcp_packet(flow, label, params.size)
-                } else {
-                    let port = 40000 + (flow % 20000) as u16;
-                    from_gateway(
-                        PacketBuilder::tcp6(client6(flow), VIP6, port, WEB6_PORT)
-                            .flow_label(label)
-                            .ext_headers(&[ExtensionHeader::HopByHop(vec![0; 6]), ExtensionHeader::DestinationOptions(vec![0; 6])])
-                            .payload(&vec![0x17; params.size]),
-                    )
-                    .build()
-                }
+                label_tcp_packet(flow, label_of(flow), params.size)
             })
             .collect(),
         "flood" => (0..params.packets)
@@ -158,6 +190,51 @@ pub fn generate(profile: &str, params: &ProfileParams) -> Result<Vec<CapturedPac
                 from_gateway(builder).build()
             })
             .collect(),
+        "flow-label-ext" => (0..params.packets)
+            .map(|_| {
+                let flow = rng.below(flows as u64) as u32;
+                label_tcp_ext_packet(flow, label_of(flow), params.size)
+            })
+            .collect(),
+        "flow-label-zero" => (0..params.packets)
+            .map(|_| {
+                let flow = rng.below(flows as u64) as u32;
+                label_tcp_ext_packet(flow, 0, params.size)
+            })
+            .collect(),
+        "flow-label-frag" => {
+            let mut out = Vec::with_capacity(params.packets + 1);
+            let mut id = 0u32;
+            while out.len() < params.packets {
+                let flow = rng.below(flows as u64) as u32;
+                id = id.wrapping_add(1);
+                // 1400 bytes of UDP payload over a 1280-byte path MTU: two fragments.
+                out.extend(label_udp_fragments(flow, label_of(flow), 1400, 1280, id));
+            }
+            out.truncate(params.packets);
+            out
+        }
+        "mix" => {
+            let mut new_flow = 0u32;
+            (0..params.packets)
+                .map(|i| match rng.below(10) {
+                    0 => {
+                        new_flow += 1;
+                        handshake_packet(1_000_000 + new_flow, 1024 + (new_flow % 60000) as u16)
+                    }
+                    1 => session_packet(rng.below(flows as u64) as u32, i as u16),
+                    2 => {
+                        let flow = rng.below(flows as u64) as u32;
+                        label_tcp_packet(flow, label_of(flow), params.size)
+                    }
+                    _ => {
+                        let client = rng.below(flows as u64) as u32;
+                        let node = 1 + (client % nodes as u32) as u8;
+                        cid_packet(client, 20000 + (client % 40000) as u16, node, i as u64, params.size)
+                    }
+                })
+                .collect()
+        }
         other => return Err(format!("unknown profile `{other}`; known: {}", PROFILES.iter().map(|p| p.0).collect::<Vec<_>>().join(", "))),
     };
     Ok(frames
@@ -165,6 +242,14 @@ pub fn generate(profile: &str, params: &ProfileParams) -> Result<Vec<CapturedPac
         .enumerate()
         .map(|(i, bytes)| CapturedPacket { port: 0, timestamp_ns: 1_000_000_000 + i as u64 * params.gap_ns, bytes })
         .collect())
+}
+
+/// Plain CoAP from session `i`: client address and source port both vary, so a million
+/// sessions are a million distinct 5-tuples (250 addresses per /24 × two /24s × ports).
+pub fn session_packet(i: u32, message_id: u16) -> Vec<u8> {
+    let address = i % 500;
+    let port = 1024 + (i / 500) as u16 % 64000;
+    coap_packet(address, port, message_id)
 }
 
 /// The demo mix: every scenario of the data path in one capture.

@@ -1,0 +1,790 @@
+//! `cidlb-perf bench`: cidlb against `dpdk-testpmd` on the same capture, core and device.
+//!
+//! For every bench profile: a capture is generated, then in each round `cidlb run` (one worker
+//! on lcore 1, control on lcore 0) and `dpdk-testpmd` (`5tswap`, then `io`) each forward it for
+//! a fixed time on `net_pcap,rx_pcap=FILE,infinite_rx=1`. With no `tx_pcap`/`tx_iface` the
+//! pcap PMD drops on transmit ("Dropping packets on tx since no tx queues were provided"), so
+//! both programs pay the same RX cost (an mbuf allocated and the frame copied from the
+//! in-memory ring) and the same TX cost (the mbuf freed). Rounds alternate the programs so
+//! that machine noise hits them alike; the ratio is the median of the per-round ratios.
+//!
+//! Cycles per packet: `tsc_hz × duration / packets` of the single busy-polling worker (it
+//! never idles: infinite_rx always has packets), the EAL's TSC frequency from cidlb's log.
+
+use crate::profiles::{self, ProfileParams, BALANCER_MAC, GATEWAY_MAC};
+use anyhow::{anyhow, bail, Context};
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What a profile's result is held against.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Target {
+    /// cidlb Mpps at least this fraction of testpmd 5tswap Mpps (same capture, same run).
+    VsTestpmd(f64),
+    /// cidlb/5tswap ratio at least this fraction of another profile's cidlb/5tswap ratio.
+    VsProfile(&'static str, f64),
+    /// Measured, no target.
+    None,
+}
+
+/// A named benchmark: a generated capture and the cidlb config that goes with it.
+#[derive(Clone, Debug)]
+pub struct BenchProfile {
+    pub name: &'static str,
+    /// The `gen` profile.
+    pub generator: &'static str,
+    pub packets: usize,
+    pub flows: u32,
+    /// Nodes of the dtls-cid and five-tuple services (ids 1..=nodes).
+    pub nodes: u8,
+    pub session_timeout: &'static str,
+    pub sessions_per_worker: u32,
+    pub target: Target,
+    /// What the target is called in the issue.
+    pub target_name: &'static str,
+    pub about: &'static str,
+    /// False: a slot for a feature that does not exist yet (skipped by `bench`).
+    pub implemented: bool,
+}
+
+const fn profile(name: &'static str, generator: &'static str, packets: usize, flows: u32, target: Target, target_name: &'static str, about: &'static str) -> BenchProfile {
+    BenchProfile {
+        name,
+        generator,
+        packets,
+        flows,
+        nodes: 3,
+        session_timeout: "15s",
+        sessions_per_worker: 1 << 20,
+        target,
+        target_name,
+        about,
+        implemented: true,
+    }
+}
+
+/// The profiles `bench` runs, in table order.
+pub const BENCH_PROFILES: &[BenchProfile] = &[
+    profile("cid", "cid", 8192, 1000, Target::VsTestpmd(0.9), "CID NAT path", "DTLS CID records, 1000 clients over 3 nodes"),
+    BenchProfile { nodes: 16, ..profile("cid-k16", "cid", 8192, 1000, Target::VsTestpmd(0.9), "CID NAT path", "DTLS CID records, 1000 clients over 16 nodes") },
+    profile("session-1k", "session", 8192, 1024, Target::VsTestpmd(0.8), "session hit path", "plain CoAP, 1024 live 5-tuples (session hits)"),
+    BenchProfile {
+        sessions_per_worker: 1 << 21,
+        ..profile("session-1m", "session", 1 << 20, 1 << 20, Target::VsProfile("session-1k", 0.8), "1 M live sessions vs 1 K", "plain CoAP, 1 M live 5-tuples visited in turn (session hits, table beyond the caches)")
+    },
+    profile("handshake-1k", "handshake", 1024, 1024, Target::VsTestpmd(0.8), "session hit path", "DTLS ClientHellos from 1024 5-tuples (no CID: session path, hits after the first pass)"),
+    BenchProfile {
+        session_timeout: "1ms",
+        ..profile("new-flows", "handshake", 1 << 17, 1 << 17, Target::VsTestpmd(0.5), "every packet a new flow", "DTLS ClientHellos from 128 K 5-tuples with a 1 ms session timeout: every packet misses and inserts (table filling)")
+    },
+    profile("flow-label", "flow-label", 8192, 1000, Target::VsTestpmd(0.8), "flow-label path", "IPv6 TCP, non-zero labels, 1000 flows"),
+    profile("flow-label-ext", "flow-label-ext", 8192, 1000, Target::VsTestpmd(0.8), "flow-label path", "as flow-label, with hop-by-hop and destination options headers"),
+    profile("flow-label-frag", "flow-label-frag", 8192, 1000, Target::VsTestpmd(0.8), "flow-label path", "IPv6 UDP, labelled, every datagram in two fragments (1280 + ~200 bytes)"),
+    profile("flow-label-zero", "flow-label-zero", 8192, 1000, Target::VsTestpmd(0.8), "flow-label path (5-tuple fallback)", "IPv6 TCP, zero label, extension headers: 5-tuple after the walk"),
+    profile("mix", "mix", 8192, 1000, Target::None, "", "70% CID, 10% ClientHellos, 10% CoAP sessions, 10% IPv6 flow-label"),
+    BenchProfile { implemented: false, ..profile("ipip", "ipip", 8192, 1000, Target::None, "", "CID records forwarded with IP-in-IP (not implemented yet)") },
+];
+
+pub fn find(name: &str) -> Option<&'static BenchProfile> {
+    BENCH_PROFILES.iter().find(|p| p.name == name)
+}
+
+impl BenchProfile {
+    pub fn params(&self) -> ProfileParams {
+        ProfileParams { packets: self.packets, flows: self.flows, nodes: self.nodes, ..ProfileParams::default() }
+    }
+
+    /// Packet-pool size: the whole capture sits in mbufs (net_pcap infinite_rx) plus the
+    /// working set (rings, bursts, caches), as 2^n − 1.
+    pub fn mbufs(&self) -> u32 {
+        let needed = self.packets as u64 + 16384;
+        // 2^n − 1 is DPDK's most memory-efficient size; past 64 K, rounding up would double
+        // a large pool for nothing.
+        let size = if needed <= 1 << 16 { needed.next_power_of_two() - 1 } else { needed };
+        size.min(u64::from(u32::MAX)) as u32
+    }
+
+    /// Memory the EAL needs for the pool, in MiB: ~4 KB per mbuf (2176 bytes of buffer, the
+    /// mbuf header, mempool object header and padding) and slack for rings and the rest.
+    pub fn memory_mb(&self) -> u64 {
+        u64::from(self.mbufs()) * 4096 / (1 << 20) + 512
+    }
+
+    /// The bench config: one port (`net_pcap0`; the device arguments come on the command
+    /// line), one worker on lcore 1, control on lcore 0, every neighbour static.
+    pub fn config(&self) -> String {
+        let mut c = String::new();
+        let mac = |m: [u8; 6]| m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":");
+        let _ = writeln!(c, "# cidlb-perf bench profile `{}`: {}", self.name, self.about);
+        let _ = writeln!(c, "# Generated by `cidlb-perf bench-config --profile {}`.\n", self.name);
+        let _ = writeln!(c, "[eal]\n# Memory and the net_pcap device come on the command line.\nargs = [\"--no-pci\"]\n");
+        let _ = writeln!(
+            c,
+            "[dataplane]\nworkers = [1]\ncontrol_core = 0\nburst = 32\nsession_timeout = {:?}\nsessions_per_worker = {}\nhash_key = \"000102030405060708090a0b0c0d0e0f\"\nmbufs = {}\nmbuf_cache = 256\n",
+            self.session_timeout,
+            self.sessions_per_worker,
+            self.mbufs()
+        );
+        let _ = writeln!(c, "[control]\nmetrics = \"off\"\n");
+        let _ = writeln!(
+            c,
+            "[[port]]\nname = \"net0\"\ndevice = \"net_pcap0\"\nmac = \"{}\"\nipv4 = \"192.0.2.1/24\"\nipv6 = \"2001:db8::1/64\"\ngateway4 = \"192.0.2.254\"\ngateway6 = \"2001:db8::fe\"\n",
+            mac(BALANCER_MAC)
+        );
+        for ip in ["192.0.2.254", "2001:db8::fe"] {
+            let _ = writeln!(c, "[[neighbor]]\nip = \"{ip}\"\nmac = \"{}\"", mac(GATEWAY_MAC));
+        }
+        for id in 1..=self.nodes {
+            let _ = writeln!(c, "[[neighbor]]\nip = \"{}\"\nmac = \"{}\"", profiles::node4(id), mac(profiles::node_mac(id)));
+        }
+        for id in [0x21u8, 0x22] {
+            let _ = writeln!(c, "[[neighbor]]\nip = \"2001:db8::{id:x}\"\nmac = \"{}\"", mac(profiles::node_mac(id)));
+        }
+        c.push('\n');
+        for id in 1..=self.nodes {
+            let _ = writeln!(c, "[[node]]\nid = {id}\naddress = \"{}\"", profiles::node4(id));
+        }
+        let _ = writeln!(c, "[[node]]\nid = 33\naddress = \"2001:db8::21\"\n[[node]]\nid = 34\naddress = \"2001:db8::22\"\n");
+        let nodes: Vec<String> = (1..=self.nodes).map(|n| n.to_string()).collect();
+        let nodes = nodes.join(", ");
+        let _ = writeln!(
+            c,
+            "[[service]]\nname = \"coaps\"\nvip = \"192.0.2.10\"\nport = 5684\nprotocol = \"udp\"\nbalance = \"dtls-cid\"\ncid_length = 6\nnode_id_offset = 0\nnode_id_length = 1\nunknown_cid = \"drop\"\nforward = \"nat\"\nnodes = [{nodes}]\n"
+        );
+        let _ = writeln!(c, "[[service]]\nname = \"coap\"\nvip = \"192.0.2.10\"\nport = 5683\nprotocol = \"udp\"\nbalance = \"five-tuple\"\nnodes = [{nodes}]\n");
+        let _ = writeln!(c, "[[service]]\nname = \"web6\"\nvip = \"2001:db8::10\"\nport = 443\nprotocol = \"any\"\nbalance = \"flow-label\"\nnodes = [33, 34]");
+        c
+    }
+}
+
+/// Options of one `bench` invocation.
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    pub profiles: Vec<&'static BenchProfile>,
+    pub rounds: usize,
+    pub seconds: f64,
+    pub workdir: PathBuf,
+    pub cidlb: PathBuf,
+    pub testpmd: PathBuf,
+    /// Also run testpmd `io` (the I/O floor).
+    pub io_floor: bool,
+    /// Force `--no-huge` even when hugepages would do.
+    pub no_huge: bool,
+}
+
+/// One timed run.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct Sample {
+    pub packets: u64,
+    pub seconds: f64,
+    /// Transmitted (cidlb: forwarded; testpmd: TX-packets).
+    pub transmitted: u64,
+    pub tsc_hz: u64,
+    /// CPU time of the forwarding lcore's thread (`rte-worker-1`), from /proc: the share of
+    /// the core it really got on a loaded machine.
+    pub cpu_seconds: f64,
+}
+
+impl Sample {
+    /// Packets per CPU-second of the forwarding thread, in millions.
+    pub fn mpps_cpu(&self) -> f64 {
+        if self.cpu_seconds > 0.0 {
+            self.packets as f64 / self.cpu_seconds / 1e6
+        } else {
+            0.0
+        }
+    }
+    /// TSC Hz × CPU time of the forwarding thread / packets: what a packet costs when the
+    /// thread runs, robust to the time it was preempted.
+    pub fn cycles_per_packet_cpu(&self, tsc_hz: u64) -> f64 {
+        if self.packets > 0 {
+            tsc_hz as f64 * self.cpu_seconds / self.packets as f64
+        } else {
+            0.0
+        }
+    }
+    pub fn mpps(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.packets as f64 / self.seconds / 1e6
+        } else {
+            0.0
+        }
+    }
+    pub fn cycles_per_packet(&self) -> f64 {
+        if self.packets > 0 {
+            self.tsc_hz as f64 * self.seconds / self.packets as f64
+        } else {
+            0.0
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct ProfileResult {
+    pub name: String,
+    pub memory: String,
+    pub cidlb: Vec<Sample>,
+    pub testpmd_5tswap: Vec<Sample>,
+    pub testpmd_io: Vec<Sample>,
+    /// cidlb / 5tswap per round.
+    pub ratios: Vec<f64>,
+    /// cidlb / 5tswap per round, in packets per CPU-second of the forwarding thread.
+    pub cpu_ratios: Vec<f64>,
+    /// cidlb's drops by reason in the last round (non-zero only).
+    pub drops: Vec<(String, u64)>,
+    pub error: Option<String>,
+    pub skipped: Option<String>,
+    /// Set when the row comes from an earlier run (`--merge`): that run's load average.
+    #[serde(default)]
+    pub earlier_run: Option<String>,
+    /// Load average when this profile finished.
+    #[serde(default)]
+    pub load: String,
+}
+
+/// `fresh` results replace those of `earlier` with the same name; the rest of `earlier` is
+/// kept (marked as from an earlier run), in table order.
+pub fn merge(earlier: Vec<ProfileResult>, fresh: Vec<ProfileResult>) -> Vec<ProfileResult> {
+    let mut all: Vec<ProfileResult> = earlier
+        .into_iter()
+        .filter(|e| !fresh.iter().any(|f| f.name == e.name))
+        .map(|mut e| {
+            if e.earlier_run.is_none() {
+                e.earlier_run = Some(e.load.clone());
+            }
+            e
+        })
+        .collect();
+    all.extend(fresh);
+    all.sort_by_key(|r| BENCH_PROFILES.iter().position(|p| p.name == r.name).unwrap_or(usize::MAX));
+    all
+}
+
+pub fn median(values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(|a, b| a.total_cmp(b));
+    let n = values.len();
+    Some(if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 })
+}
+
+impl ProfileResult {
+    pub fn cidlb_mpps(&self) -> Option<f64> {
+        median(&mut self.cidlb.iter().map(Sample::mpps).collect::<Vec<_>>())
+    }
+    pub fn tswap_mpps(&self) -> Option<f64> {
+        median(&mut self.testpmd_5tswap.iter().map(Sample::mpps).collect::<Vec<_>>())
+    }
+    pub fn io_mpps(&self) -> Option<f64> {
+        median(&mut self.testpmd_io.iter().map(Sample::mpps).collect::<Vec<_>>())
+    }
+    pub fn ratio(&self) -> Option<f64> {
+        median(&mut self.ratios.clone())
+    }
+    pub fn cycles(&self) -> Option<f64> {
+        median(&mut self.cidlb.iter().map(Sample::cycles_per_packet).collect::<Vec<_>>())
+    }
+    pub fn cpu_ratio(&self) -> Option<f64> {
+        median(&mut self.cpu_ratios.clone())
+    }
+    fn tsc_hz(&self) -> u64 {
+        self.cidlb.iter().map(|s| s.tsc_hz).find(|h| *h > 0).unwrap_or(0)
+    }
+    pub fn cycles_cpu(&self) -> Option<f64> {
+        let hz = self.tsc_hz();
+        median(&mut self.cidlb.iter().filter(|s| s.cpu_seconds > 0.0).map(|s| s.cycles_per_packet_cpu(hz)).collect::<Vec<_>>())
+    }
+    pub fn tswap_cycles_cpu(&self) -> Option<f64> {
+        let hz = self.tsc_hz();
+        median(&mut self.testpmd_5tswap.iter().filter(|s| s.cpu_seconds > 0.0).map(|s| s.cycles_per_packet_cpu(hz)).collect::<Vec<_>>())
+    }
+    pub fn forwarded_fraction(&self) -> Option<f64> {
+        let s = self.cidlb.last()?;
+        (s.packets > 0).then(|| s.transmitted as f64 / s.packets as f64)
+    }
+}
+
+/// Free 2 MiB hugepages on a mounted hugetlbfs, in MiB.
+fn free_hugepage_mb() -> u64 {
+    let mounted = std::fs::read_to_string("/proc/mounts").map(|m| m.lines().any(|l| l.contains(" hugetlbfs "))).unwrap_or(false);
+    if !mounted {
+        return 0;
+    }
+    std::fs::read_to_string("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(0)
+        * 2
+}
+
+/// EAL memory arguments for a profile: `--in-memory` when the free hugepages hold the pool
+/// with room to spare, else `--no-huge -m`. Each process gets its own file prefix.
+fn memory_args(profile: &BenchProfile, prefix: &str, force_no_huge: bool) -> (Vec<String>, String) {
+    let need = profile.memory_mb();
+    let mut args = if !force_no_huge && free_hugepage_mb() >= need + 256 {
+        vec!["--in-memory".to_string()]
+    } else {
+        vec!["--no-huge".to_string(), "-m".to_string(), need.to_string(), "--no-shconf".to_string()]
+    };
+    let what = if args[0] == "--in-memory" { "hugepages".to_string() } else { format!("--no-huge -m {need}") };
+    args.push(format!("--file-prefix={}", file_prefix(prefix)));
+    args.push("--log-level=notice".to_string());
+    (args, what)
+}
+
+fn file_prefix(tag: &str) -> String {
+    format!("cidlb-bench-{tag}-{}", std::process::id())
+}
+
+/// DPDK leaves a runtime directory (telemetry socket) per file prefix, even in-memory.
+fn remove_runtime_dir(tag: &str) {
+    let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{}", file_prefix(tag)));
+}
+
+fn vdev(capture: &Path) -> String {
+    format!("--vdev=net_pcap0,rx_pcap={},infinite_rx=1", capture.display())
+}
+
+/// CPU time of one thread of a child, by name (DPDK names its lcore threads `rte-worker-N`),
+/// sampled while the child lives: the largest value seen.
+pub struct ThreadCpu {
+    pid: u32,
+    name: &'static str,
+    tid: Option<String>,
+    ticks: u64,
+}
+
+impl ThreadCpu {
+    pub fn new(pid: u32, name: &'static str) -> Self {
+        ThreadCpu { pid, name, tid: None, ticks: 0 }
+    }
+    pub fn sample(&mut self) {
+        if self.tid.is_none() {
+            let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.pid)) else { return };
+            for task in tasks.flatten() {
+                let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+                if comm.trim() == self.name {
+                    self.tid = Some(task.file_name().to_string_lossy().into_owned());
+                }
+            }
+        }
+        let Some(tid) = &self.tid else { return };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/task/{tid}/stat", self.pid)) else { return };
+        // Fields after the `(comm)`: state is field 3; utime and stime are fields 14 and 15.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { return };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = fields.get(11).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0) + fields.get(12).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0);
+        self.ticks = self.ticks.max(ticks);
+    }
+    pub fn seconds(&self) -> f64 {
+        self.ticks as f64 / clock_ticks_per_second() as f64
+    }
+}
+
+fn clock_ticks_per_second() -> u64 {
+    static TICKS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf").arg("CLK_TCK").output().ok().and_then(|o| String::from_utf8(o.stdout).ok()).and_then(|s| s.trim().parse().ok()).unwrap_or(100)
+    })
+}
+
+/// Wait for `child` at most `timeout`; past it kill it (SIGKILL to its pid) and fail.
+fn wait_bounded(child: &mut Child, timeout: Duration, what: &str) -> anyhow::Result<std::process::ExitStatus> {
+    wait_sampling(child, timeout, what, None)
+}
+
+fn wait_sampling(child: &mut Child, timeout: Duration, what: &str, mut cpu: Option<&mut ThreadCpu>) -> anyhow::Result<std::process::ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(cpu) = cpu.as_deref_mut() {
+            cpu.sample();
+        }
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("{what} (pid {}) did not finish within {timeout:?}; killed", child.id());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// `cidlb run` on the capture for `seconds`; packets and duration from its stats JSON.
+pub fn run_cidlb(options: &BenchOptions, profile: &BenchProfile, capture: &Path, config: &Path, tag: &str) -> anyhow::Result<(Sample, Vec<(String, u64)>)> {
+    let dir = &options.workdir;
+    let stats = dir.join(format!("{tag}.stats.json"));
+    let _ = std::fs::remove_file(&stats);
+    let (memory, _) = memory_args(profile, tag, options.no_huge);
+    let stdout = dir.join(format!("{tag}.stdout"));
+    let stderr = dir.join(format!("{tag}.stderr"));
+    let mut child = Command::new(&options.cidlb)
+        .arg("run")
+        .arg("--config")
+        .arg(config)
+        .arg("--duration")
+        .arg(options.seconds.to_string())
+        .arg("--stats-json")
+        .arg(&stats)
+        .arg("--")
+        .args(&memory)
+        .arg(vdev(capture))
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&stdout)?)
+        .stderr(std::fs::File::create(&stderr)?)
+        .spawn()
+        .with_context(|| format!("starting {}", options.cidlb.display()))?;
+    let mut cpu = ThreadCpu::new(child.id(), "rte-worker-1");
+    let status = wait_sampling(&mut child, Duration::from_secs_f64(options.seconds + 120.0), "cidlb", Some(&mut cpu));
+    remove_runtime_dir(tag);
+    let status = status?;
+    if !status.success() {
+        bail!("cidlb exited with {status}:\n{}", tail(&stderr, 15));
+    }
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&stats).context("reading cidlb's stats JSON")?)?;
+    let packets = json["totals"]["rx_packets"].as_u64().ok_or_else(|| anyhow!("no totals.rx_packets in {}", stats.display()))?;
+    let transmitted = json["totals"]["tx_packets"].as_u64().unwrap_or(0);
+    let seconds = json["duration_seconds"].as_f64().ok_or_else(|| anyhow!("no duration_seconds"))?;
+    let log = std::fs::read_to_string(&stderr).unwrap_or_default();
+    let tsc_hz = log
+        .split("tsc_hz=")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(0);
+    let drops = json["drops"]
+        .as_object()
+        .map(|m| m.iter().filter_map(|(k, v)| v.as_u64().filter(|n| *n > 0).map(|n| (k.clone(), n))).collect())
+        .unwrap_or_default();
+    Ok((Sample { packets, seconds, transmitted, tsc_hz, cpu_seconds: cpu.seconds() }, drops))
+}
+
+/// `dpdk-testpmd --forward-mode=<mode>` driven through its prompt: start, wait, stop, quit;
+/// packets from the accumulated forward statistics, time from start to stop.
+pub fn run_testpmd(options: &BenchOptions, profile: &BenchProfile, capture: &Path, mode: &str, tag: &str) -> anyhow::Result<Sample> {
+    let dir = &options.workdir;
+    let (memory, _) = memory_args(profile, tag, options.no_huge);
+    let stdout = dir.join(format!("{tag}.stdout"));
+    let stderr = dir.join(format!("{tag}.stderr"));
+    let mbufs = profile.mbufs();
+    let mut child = Command::new(&options.testpmd)
+        .args(["-l", "0,1", "--main-lcore", "0", "--no-pci"])
+        .args(&memory)
+        .arg(vdev(capture))
+        .arg("--")
+        .arg("-i")
+        .arg(format!("--forward-mode={mode}"))
+        .args(["--nb-cores=1", "--rxq=1", "--txq=1", "--burst=32", "--rxd=1024", "--txd=1024", "--mbcache=256"])
+        .arg(format!("--total-num-mbufs={mbufs}"))
+        .stdin(Stdio::piped())
+        .stdout(std::fs::File::create(&stdout)?)
+        .stderr(std::fs::File::create(&stderr)?)
+        .spawn()
+        .with_context(|| format!("starting {}", options.testpmd.display()))?;
+    let result = drive_testpmd(&mut child, &stdout, options.seconds);
+    // Whatever happened, the child ends here: it quit, or it is killed by its pid.
+    drop(child.stdin.take());
+    let status = wait_bounded(&mut child, Duration::from_secs(60), "dpdk-testpmd");
+    remove_runtime_dir(tag);
+    let sample = result.with_context(|| format!("dpdk-testpmd {mode}:\n{}\n{}", tail(&stdout, 10), tail(&stderr, 10)))?;
+    status?;
+    Ok(sample)
+}
+
+fn drive_testpmd(child: &mut Child, stdout: &Path, seconds: f64) -> anyhow::Result<Sample> {
+    // The prompt appears once the ports are up (the capture is loaded then).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if std::fs::read_to_string(stdout).unwrap_or_default().contains("testpmd>") {
+            break;
+        }
+        if let Some(status) = child.try_wait()? {
+            bail!("exited before its prompt ({status})");
+        }
+        if Instant::now() >= deadline {
+            bail!("no prompt within 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = child.id();
+    let stdin = child.stdin.as_mut().ok_or_else(|| anyhow!("no stdin"))?;
+    stdin.write_all(b"start\n")?;
+    stdin.flush()?;
+    let started = Instant::now();
+    let mut cpu = ThreadCpu::new(pid, "rte-worker-1");
+    while started.elapsed().as_secs_f64() < seconds {
+        cpu.sample();
+        std::thread::sleep(Duration::from_secs_f64((seconds - started.elapsed().as_secs_f64()).clamp(0.0, 0.05)));
+    }
+    // testpmd's statistics go through stdio, fully buffered into a file: they appear when it
+    // exits, so `quit` follows `stop` at once.
+    stdin.write_all(b"stop\n")?;
+    stdin.flush()?;
+    let elapsed = started.elapsed().as_secs_f64();
+    // The forwarding thread stops within a moment of `stop`; its CPU time stays.
+    std::thread::sleep(Duration::from_millis(200));
+    cpu.sample();
+    stdin.write_all(b"quit\n")?;
+    stdin.flush()?;
+    wait_bounded(child, Duration::from_secs(60), "dpdk-testpmd")?;
+    let text = std::fs::read_to_string(stdout).unwrap_or_default();
+    if !text.contains("Accumulated forward statistics") {
+        bail!("no forward statistics in its output");
+    }
+    let block = text.rsplit("Accumulated forward statistics").next().unwrap_or_default();
+    let field = |name: &str| -> anyhow::Result<u64> {
+        block
+            .split(name)
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| anyhow!("no {name} in testpmd's statistics"))
+    };
+    Ok(Sample { packets: field("RX-packets:")?, transmitted: field("TX-packets:")?, seconds: elapsed, tsc_hz: 0, cpu_seconds: cpu.seconds() })
+}
+
+/// Run every profile of `options`, printing progress to stderr.
+pub fn run(options: &BenchOptions) -> anyhow::Result<Vec<ProfileResult>> {
+    std::fs::create_dir_all(&options.workdir)?;
+    let mut results = Vec::new();
+    for profile in &options.profiles {
+        let mut result = ProfileResult { name: profile.name.to_string(), ..Default::default() };
+        if !profile.implemented {
+            result.skipped = Some("not implemented yet".into());
+            results.push(result);
+            continue;
+        }
+        result.memory = memory_args(profile, "probe", options.no_huge).1;
+        if let Err(e) = run_profile(options, profile, &mut result) {
+            eprintln!("bench {}: {e:#}", profile.name);
+            result.error = Some(e.root_cause().to_string().lines().next().unwrap_or_default().to_string());
+        }
+        result.load = load_average();
+        results.push(result);
+    }
+    Ok(results)
+}
+
+fn run_profile(options: &BenchOptions, profile: &BenchProfile, result: &mut ProfileResult) -> anyhow::Result<()> {
+    let capture = options.workdir.join(format!("{}.pcap", profile.name));
+    if !capture.exists() {
+        let packets = profiles::generate(profile.generator, &profile.params()).map_err(|e| anyhow!(e))?;
+        cidlb_dataplane::io::pcap::write_pcap(&capture, &packets).map_err(|e| anyhow!("{e}"))?;
+    }
+    let config = options.workdir.join(format!("{}.toml", profile.name));
+    std::fs::write(&config, profile.config())?;
+    for round in 0..options.rounds {
+        let tag = |what: &str| format!("{}-{what}-r{round}", profile.name);
+        eprintln!("bench {} round {}/{}: cidlb", profile.name, round + 1, options.rounds);
+        let (cidlb, drops) = run_cidlb(options, profile, &capture, &config, &tag("cidlb"))?;
+        eprintln!("  cidlb {:.2} Mpps; testpmd 5tswap", cidlb.mpps());
+        let tswap = run_testpmd(options, profile, &capture, "5tswap", &tag("5tswap"))?;
+        eprintln!("  5tswap {:.2} Mpps", tswap.mpps());
+        if options.io_floor {
+            let io = run_testpmd(options, profile, &capture, "io", &tag("io"))?;
+            eprintln!("  io {:.2} Mpps", io.mpps());
+            result.testpmd_io.push(io);
+        }
+        if tswap.mpps() > 0.0 {
+            result.ratios.push(cidlb.mpps() / tswap.mpps());
+        }
+        if tswap.mpps_cpu() > 0.0 && cidlb.mpps_cpu() > 0.0 {
+            result.cpu_ratios.push(cidlb.mpps_cpu() / tswap.mpps_cpu());
+        }
+        result.cidlb.push(cidlb);
+        result.testpmd_5tswap.push(tswap);
+        result.drops = drops;
+    }
+    Ok(())
+}
+
+/// Whether a result meets its target (None: no target or no numbers).
+pub fn target_met(result: &ProfileResult, all: &[ProfileResult]) -> Option<bool> {
+    let profile = find(&result.name)?;
+    let ratio = result.ratio()?;
+    match profile.target {
+        Target::VsTestpmd(t) => Some(ratio >= t),
+        // Strict: cidlb's own Mpps against its Mpps on the other profile (the normalised
+        // ratio-of-ratios is shown beside it, not used).
+        Target::VsProfile(other, t) => {
+            let base = all.iter().find(|r| r.name == other)?.cidlb_mpps()?;
+            Some(result.cidlb_mpps()? / base >= t)
+        }
+        Target::None => None,
+    }
+}
+
+fn target_text(profile: &BenchProfile) -> String {
+    match profile.target {
+        Target::VsTestpmd(t) => format!("≥ {t} × 5tswap ({})", profile.target_name),
+        Target::VsProfile(other, t) => format!("cidlb Mpps ≥ {t} × {other}'s ({})", profile.target_name),
+        Target::None => "—".into(),
+    }
+}
+
+/// The Markdown table (and notes) of a bench run.
+pub fn render_table(results: &[ProfileResult], options: &BenchOptions, load: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "| profile | cidlb Mpps | testpmd 5tswap Mpps | testpmd io Mpps | ratio | cycles/packet | ratio (CPU time) | cycles/packet (CPU time) cidlb / 5tswap | target | met? |");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---|---|");
+    let f = |v: Option<f64>, digits: usize| v.map(|v| format!("{v:.digits$}")).unwrap_or_else(|| "—".into());
+    for r in results {
+        let Some(profile) = find(&r.name) else { continue };
+        if let Some(why) = &r.skipped {
+            let _ = writeln!(out, "| `{}` | — | — | — | — | — | — | — | {why} | — |", r.name);
+            continue;
+        }
+        if let Some(e) = &r.error {
+            let _ = writeln!(out, "| `{}` | failed | — | — | — | — | — | — | {} | no: {} |", r.name, target_text(profile), e.replace('|', "/"));
+            continue;
+        }
+        let met = match target_met(r, results) {
+            Some(true) => "yes".to_string(),
+            Some(false) => "**no**".to_string(),
+            None => "—".to_string(),
+        };
+        let ratio = match profile.target {
+            Target::VsProfile(other, _) => {
+                let base = results.iter().find(|o| o.name == other);
+                match (r.ratio(), base.and_then(ProfileResult::ratio), r.cidlb_mpps(), base.and_then(ProfileResult::cidlb_mpps)) {
+                    (Some(a), Some(b), Some(m), Some(n)) => format!("{a:.2}; cidlb Mpps {:.2} of {other}'s (as ratios to 5tswap: {:.2})", m / n, a / b),
+                    _ => f(r.ratio(), 2),
+                }
+            }
+            _ => f(r.ratio(), 2),
+        };
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} | {ratio} | {} | {} | {} / {} | {} | {met} |",
+            r.name,
+            f(r.cidlb_mpps(), 2),
+            f(r.tswap_mpps(), 2),
+            f(r.io_mpps(), 2),
+            f(r.cycles(), 0),
+            f(r.cpu_ratio(), 2),
+            f(r.cycles_cpu(), 0),
+            f(r.tswap_cycles_cpu(), 0),
+            target_text(profile)
+        );
+    }
+    out.push('\n');
+    let tsc = results.iter().flat_map(|r| r.cidlb.iter()).map(|s| s.tsc_hz).find(|h| *h > 0).unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "{} rounds × {} s per program and profile, medians. Mpps = packets received / forwarding time (cidlb: `--stats-json` totals.rx_packets / duration_seconds; testpmd: accumulated RX-packets / time from `start` to `stop`). ratio = median of per-round cidlb / 5tswap (the target and met? use it). cycles/packet = TSC Hz ({:.2} GHz) × duration / packets of the one busy-polling worker (wall clock: includes time the worker was preempted). The CPU-time columns use the forwarding thread's own CPU time (`/proc/PID/task/TID/stat` of `rte-worker-1`) instead of the wall clock, which removes the preemption of a shared machine. Load average at the end: {load}. Machine: {}.",
+        options.rounds,
+        options.seconds,
+        tsc as f64 / 1e9,
+        machine()
+    );
+    let mut notes = Vec::new();
+    for r in results {
+        if let Some(fraction) = r.forwarded_fraction() {
+            if fraction < 0.99 {
+                let drops: Vec<String> = r.drops.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                notes.push(format!("`{}`: cidlb forwarded {:.1}% (drops: {})", r.name, fraction * 100.0, drops.join(", ")));
+            }
+        }
+        if r.memory.starts_with("--no-huge") {
+            notes.push(format!("`{}`: both programs ran with `{}` (not enough free hugepages for the capture's pool)", r.name, r.memory));
+        }
+    }
+    // Rows merged from earlier runs (`--merge`): one note per earlier run.
+    let mut earlier: Vec<(&str, Vec<&str>)> = Vec::new();
+    for r in results {
+        if let Some(load) = &r.earlier_run {
+            match earlier.iter_mut().find(|(l, _)| *l == load.as_str()) {
+                Some((_, names)) => names.push(&r.name),
+                None => earlier.push((load, vec![&r.name])),
+            }
+        }
+    }
+    for (load, names) in earlier {
+        let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+        notes.push(format!("{} come from an earlier run of the same cidlb binary (load average at its end: {load}); the other rows were re-run and merged with `--merge`", names.join(", ")));
+    }
+    for n in notes {
+        let _ = writeln!(out, "\n- {n}");
+    }
+    out
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_string()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    format!("{cpu}, {cores} cores")
+}
+
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg").map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" ")).unwrap_or_else(|_| "unknown".into())
+}
+
+pub const TABLE_START: &str = "<!-- perf-table:start -->";
+pub const TABLE_END: &str = "<!-- perf-table:end -->";
+
+/// Replace what sits between the markers of `readme` with `table`.
+pub fn replace_table(readme: &str, table: &str) -> anyhow::Result<String> {
+    let start = readme.find(TABLE_START).ok_or_else(|| anyhow!("no `{TABLE_START}` marker"))?;
+    let end = readme.find(TABLE_END).ok_or_else(|| anyhow!("no `{TABLE_END}` marker"))?;
+    if end < start {
+        bail!("`{TABLE_END}` comes before `{TABLE_START}`");
+    }
+    Ok(format!("{}{TABLE_START}\n{}{}", &readme[..start], table.trim_end().to_string() + "\n", &readme[end..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bench_config_is_valid() {
+        for p in BENCH_PROFILES {
+            let config = cidlb_config::parse(&p.config(), p.name).unwrap_or_else(|e| panic!("{}: {e}\n{}", p.name, p.config()));
+            assert_eq!(config.dataplane.workers, vec![1]);
+            assert_eq!(config.dataplane.control_core, 0);
+            assert!(profiles::is_profile(p.generator), "{}", p.generator);
+        }
+    }
+
+    #[test]
+    fn replaces_between_markers() {
+        let readme = format!("a\n{TABLE_START}\nold\n{TABLE_END}\nb\n");
+        let new = replace_table(&readme, "| new |\n").unwrap();
+        assert_eq!(new, format!("a\n{TABLE_START}\n| new |\n{TABLE_END}\nb\n"));
+        assert!(replace_table("no markers", "x").is_err());
+    }
+
+    #[test]
+    fn merge_keeps_earlier_rows_in_table_order() {
+        let row = |name: &str, load: &str| ProfileResult { name: name.into(), load: load.into(), ..Default::default() };
+        let merged = merge(vec![row("mix", "1"), row("cid", "1"), row("session-1k", "1")], vec![row("session-1k", "2"), row("session-1m", "2")]);
+        let names: Vec<&str> = merged.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["cid", "session-1k", "session-1m", "mix"]);
+        assert_eq!(merged[0].earlier_run.as_deref(), Some("1"));
+        assert_eq!(merged[1].earlier_run, None);
+        assert_eq!(merged[1].load, "2");
+    }
+
+    #[test]
+    fn median_of_even_and_odd() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(&mut []), None);
+    }
+}

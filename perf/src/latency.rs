@@ -1,0 +1,366 @@
+//! `cidlb-perf latency`: latency under load through a real `cidlb run`.
+//!
+//! Two DPDK processes joined by a `net_memif` pair: cidlb (control on lcore 0, worker on lcore
+//! 1) is the memif server; this generator is the client and runs on one lcore (0, its main
+//! thread), which it shares with cidlb's control thread (asleep between ticks) — on a 2-core
+//! machine there is no other choice. The generator sends DTLS CID records whose last 8 bytes
+//! carry the send time (the TSC, in ns), paced to a fixed rate; cidlb NATs them toward a node
+//! whose next hop is back over the same memif port; the generator receives them and records
+//! `now − stamp` in an HDR histogram. One TSC clock stamps and reads, so no clock sync.
+//!
+//! Uses the project's safe DPDK layer (`cidlb_dataplane::io::dpdk`), no unsafe of its own.
+
+use crate::bench;
+use crate::profiles;
+use anyhow::{anyhow, bail, Context};
+use cidlb_dataplane::frame::Frame;
+use cidlb_dataplane::io::dpdk::{Eal, Mempool, Port, PortOptions};
+use cidlb_dataplane::io::{Burst, PacketIo};
+use hdrhistogram::Histogram;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct LatencyArgs {
+    /// Offered rates in Mpps, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "0.01,0.1,0.5,1,2")]
+    pub rates: Vec<f64>,
+    /// Seconds of traffic per rate.
+    #[arg(long, default_value_t = 2.0)]
+    pub seconds: f64,
+    /// DTLS ciphertext bytes per record (the frame is 61 bytes more).
+    #[arg(long, default_value_t = 40)]
+    pub size: usize,
+    /// The cidlb binary [default: `cidlb` next to this program].
+    #[arg(long)]
+    pub cidlb: Option<PathBuf>,
+    /// Where the config, logs and the memif socket go.
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+    /// Replace the table between the markers of this README (`latency-table` for cidlb,
+    /// `latency-baseline` for testpmd).
+    #[arg(long, value_name = "README.md")]
+    pub readme: Option<PathBuf>,
+    /// What reflects the traffic: `cidlb`, or `testpmd` (macswap on the same memif pair and
+    /// cores: the floor of the generator, memif and the machine's scheduling).
+    #[arg(long, default_value = "cidlb", value_parser = ["cidlb", "testpmd"])]
+    pub via: String,
+    #[arg(long, default_value = "dpdk-testpmd")]
+    pub testpmd: PathBuf,
+}
+
+/// The result at one offered rate.
+#[derive(Clone, Debug, Default)]
+pub struct RateResult {
+    pub offered_mpps: f64,
+    pub sent: u64,
+    pub received: u64,
+    pub seconds: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub p999_us: f64,
+    pub max_us: f64,
+}
+
+const STAMP_BYTES: usize = 8;
+
+/// The config cidlb runs with: the `cid` bench profile on `net_memif0`.
+fn config() -> String {
+    let cid = bench::find("cid").expect("the cid bench profile exists");
+    let mut text = cid.config();
+    text = text.replace("mbufs = 32767", "mbufs = 16383").replace("device = \"net_pcap0\"", "device = \"net_memif0\"");
+    text
+}
+
+/// net_memif registers a multi-process action at probe, so neither `--in-memory` nor
+/// `--no-shconf` will do: each process gets its own `--file-prefix` (hugepage files unlinked
+/// at once with `--huge-unlink`; the runtime directory is removed at the end).
+fn file_prefix(prefix: &str) -> String {
+    format!("cidlb-latency-{prefix}-{}", std::process::id())
+}
+
+fn remove_runtime_dirs() {
+    for prefix in ["cidlb", "gen"] {
+        let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{}", file_prefix(prefix)));
+    }
+}
+
+fn memory_args(prefix: &str) -> Vec<String> {
+    let free_mb = std::fs::read_to_string("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(0)
+        * 2;
+    let mounted = std::fs::read_to_string("/proc/mounts").map(|m| m.contains(" hugetlbfs ")).unwrap_or(false);
+    let mut args: Vec<String> = if mounted && free_mb >= 512 {
+        vec!["--huge-unlink".into()]
+    } else {
+        vec!["--no-huge".into(), "-m".into(), "256".into()]
+    };
+    args.push(format!("--file-prefix={}", file_prefix(prefix)));
+    args.push("--log-level=notice".into());
+    args
+}
+
+struct CidlbChild {
+    child: Child,
+    stderr: PathBuf,
+}
+
+impl Drop for CidlbChild {
+    fn drop(&mut self) {
+        // Stop it by its pid: SIGTERM (clean stop with stats), then SIGKILL after 20 s.
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                if self.child.try_wait().ok().flatten().is_some() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+pub fn run(args: &LatencyArgs) -> anyhow::Result<()> {
+    if args.rates.is_empty() || args.rates.iter().any(|r| !(*r > 0.0 && *r <= 100.0)) {
+        bail!("--rates: give rates in Mpps in (0, 100]");
+    }
+    if !(args.seconds > 0.0 && args.seconds <= 60.0) {
+        bail!("--seconds must be in (0, 60]");
+    }
+    let cidlb = match &args.cidlb {
+        Some(p) => p.clone(),
+        None => std::env::current_exe()?.with_file_name("cidlb"),
+    };
+    let workdir = args.workdir.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("cidlb-latency-{}", std::process::id())));
+    std::fs::create_dir_all(&workdir)?;
+    let socket = workdir.join("memif.sock");
+    let _ = std::fs::remove_file(&socket);
+    let config_path = workdir.join("latency.toml");
+    std::fs::write(&config_path, config())?;
+
+    // The reflector is the memif server, bounded by --duration (cidlb) and by the SIGTERM on
+    // drop; testpmd also has a deadline through the same drop.
+    let budget = args.rates.len() as f64 * (args.seconds + 1.0) + 30.0;
+    let stderr = workdir.join(format!("{}.stderr", args.via));
+    let vdev = format!("--vdev=net_memif0,role=server,socket={},socket-abstract=no", socket.display());
+    let child = if args.via == "testpmd" {
+        Command::new(&args.testpmd)
+            .args(["-l", "0,1", "--main-lcore", "0", "--no-pci"])
+            .args(memory_args("cidlb"))
+            .arg(&vdev)
+            .args(["--", "--forward-mode=macswap", "--nb-cores=1", "--auto-start", "--burst=32"])
+            .stdin(Stdio::piped())
+            .stdout(std::fs::File::create(workdir.join("testpmd.stdout"))?)
+            .stderr(std::fs::File::create(&stderr)?)
+            .spawn()
+            .with_context(|| format!("starting {}", args.testpmd.display()))?
+    } else {
+        Command::new(&cidlb)
+            .args(["run", "--config"])
+            .arg(&config_path)
+            .arg("--duration")
+            .arg(budget.to_string())
+            .arg("--stats-json")
+            .arg(workdir.join("cidlb.stats.json"))
+            .arg("--")
+            .args(memory_args("cidlb"))
+            .arg(&vdev)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(workdir.join("cidlb.stdout"))?)
+            .stderr(std::fs::File::create(&stderr)?)
+            .spawn()
+            .with_context(|| format!("starting {}", cidlb.display()))?
+    };
+    let mut cidlb_child = CidlbChild { child, stderr };
+    // Wait for the server's socket (and for cidlb, for it to forward).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let log = std::fs::read_to_string(&cidlb_child.stderr).unwrap_or_default();
+        let ready = if args.via == "testpmd" { socket.exists() } else { log.contains("forwarding;") };
+        if ready {
+            std::thread::sleep(Duration::from_millis(500));
+            break;
+        }
+        if let Some(status) = cidlb_child.child.try_wait()? {
+            bail!("{} exited ({status}) before forwarding:\n{log}", args.via);
+        }
+        if Instant::now() >= deadline {
+            bail!("{} did not start forwarding within 60 s:\n{log}", args.via);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let mut argv = vec!["cidlb-perf".to_string(), "-l".into(), "0".into(), "--no-pci".into()];
+    argv.extend(memory_args("gen"));
+    argv.push(format!("--vdev=net_memif0,role=client,socket={},socket-abstract=no", socket.display()));
+    let eal = Eal::init(&argv).context("starting the generator's EAL")?;
+    let results = generate(&eal, args);
+    // Ports and pools are gone here (generate owns them).
+    drop(cidlb_child);
+    let _ = eal.cleanup();
+    remove_runtime_dirs();
+    let results = results?;
+    let table = render(&results, args);
+    println!("{table}");
+    if let Some(path) = &args.readme {
+        let text = std::fs::read_to_string(path)?;
+        let (start, end) = if args.via == "testpmd" { (BASELINE_START, BASELINE_END) } else { (LATENCY_START, LATENCY_END) };
+        std::fs::write(path, replace_section(&text, &table, start, end)?)?;
+        eprintln!("{}: latency table replaced", path.display());
+    }
+    Ok(())
+}
+
+fn generate(eal: &Eal, args: &LatencyArgs) -> anyhow::Result<Vec<RateResult>> {
+    let pool = Mempool::new(eal, "latency_pool", 16383, 256, -1).context("generator packet pool")?;
+    let options = PortOptions { queues: 1, rx_descriptors: 1024, tx_descriptors: 1024, mac: Some(profiles::GATEWAY_MAC), mtu: 1500 };
+    let port = Port::open(eal, "net_memif0", &options, &pool).context("opening the generator's memif port")?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !port.link().map(|l| l.up).unwrap_or(false) {
+        if Instant::now() >= deadline {
+            bail!("the memif link to cidlb did not come up within 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let ports = [port];
+    let mut io = Port::worker_io(&ports, 0, &pool)?;
+    let clock = eal.clock();
+    // Warm up (ARP-free: every neighbour is static) and let the link settle.
+    let template = profiles::cid_packet(7, 20007, 1, 1, args.size.max(STAMP_BYTES));
+    let mut results = Vec::new();
+    for &rate in &args.rates {
+        results.push(one_rate(&mut io, &clock, &template, rate * 1e6, args.seconds)?);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(io);
+    let [port] = ports;
+    let _ = port.close();
+    drop(pool);
+    Ok(results)
+}
+
+fn one_rate(
+    io: &mut cidlb_dataplane::io::dpdk::DpdkIo,
+    clock: &cidlb_dataplane::io::dpdk::TscClock,
+    template: &[u8],
+    pps: f64,
+    seconds: f64,
+) -> anyhow::Result<RateResult> {
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).map_err(|e| anyhow!("{e}"))?;
+    let stamp_at = template.len() - STAMP_BYTES;
+    let mut tx: Burst<cidlb_dataplane::io::dpdk::Mbuf> = Burst::new();
+    let mut rx: Burst<cidlb_dataplane::io::dpdk::Mbuf> = Burst::new();
+    let (mut sent, mut received) = (0u64, 0u64);
+    let start = clock.now_ns();
+    let end = start + (seconds * 1e9) as u64;
+    let drain_until = end + 200_000_000;
+    let ns_per_packet = 1e9 / pps;
+    loop {
+        let now = clock.now_ns();
+        if now < end {
+            let due = ((now - start) as f64 / ns_per_packet) as u64;
+            let n = due.saturating_sub(sent).min(32) as usize;
+            for _ in 0..n {
+                let Some(mut m) = io.alloc() else { break };
+                if !m.append(template.len()) {
+                    continue;
+                }
+                m.data_mut().copy_from_slice(template);
+                tx.push(m);
+            }
+            if !tx.is_empty() {
+                let stamp = clock.now_ns().to_be_bytes();
+                for m in tx.iter_mut() {
+                    m.data_mut()[stamp_at..].copy_from_slice(&stamp);
+                }
+                let queued = tx.len() as u64;
+                let took = io.tx_burst(0, &mut tx) as u64;
+                // What the ring did not take counts as sent and lost: the rate is offered.
+                sent += queued.max(took);
+            }
+        } else if now >= drain_until || received >= sent {
+            break;
+        }
+        rx.clear();
+        let n = io.rx_burst(0, &mut rx, 32);
+        if n > 0 {
+            let now = clock.now_ns();
+            for m in rx.drain(..) {
+                let data = m.data();
+                if data.len() != template.len() {
+                    continue;
+                }
+                let mut stamp = [0u8; STAMP_BYTES];
+                stamp.copy_from_slice(&data[stamp_at..]);
+                let latency = now.saturating_sub(u64::from_be_bytes(stamp)).max(1);
+                let _ = histogram.record(latency);
+                received += 1;
+            }
+        }
+    }
+    let us = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
+    Ok(RateResult {
+        offered_mpps: pps / 1e6,
+        sent,
+        received,
+        seconds,
+        p50_us: us(0.5),
+        p99_us: us(0.99),
+        p999_us: us(0.999),
+        max_us: histogram.max() as f64 / 1000.0,
+    })
+}
+
+pub fn render(results: &[RateResult], args: &LatencyArgs) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "| offered Mpps | achieved Mpps | sent | received | lost | p50 µs | p99 µs | p99.9 µs | max µs |");
+    let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for r in results {
+        let _ = writeln!(
+            out,
+            "| {:.2} | {:.2} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            r.offered_mpps,
+            r.received as f64 / r.seconds / 1e6,
+            r.sent,
+            r.received,
+            r.sent.saturating_sub(r.received),
+            r.p50_us,
+            r.p99_us,
+            r.p999_us,
+            r.max_us
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n{} s per rate, {}-byte frames (DTLS CID records), generator and {} over a net_memif pair; load average at the end: {}.",
+        args.seconds,
+        profiles::cid_packet(7, 20007, 1, 1, args.size.max(STAMP_BYTES)).len(),
+        if args.via == "testpmd" { "dpdk-testpmd macswap (the baseline)" } else { "cidlb" },
+        bench::load_average()
+    );
+    out
+}
+
+pub const LATENCY_START: &str = "<!-- latency-table:start -->";
+pub const LATENCY_END: &str = "<!-- latency-table:end -->";
+
+pub const BASELINE_START: &str = "<!-- latency-baseline:start -->";
+pub const BASELINE_END: &str = "<!-- latency-baseline:end -->";
+
+fn replace_section(readme: &str, table: &str, start_marker: &str, end_marker: &str) -> anyhow::Result<String> {
+    let start = readme.find(start_marker).ok_or_else(|| anyhow!("no `{start_marker}` marker"))?;
+    let end = readme.find(end_marker).ok_or_else(|| anyhow!("no `{end_marker}` marker"))?;
+    if end < start {
+        bail!("markers out of order");
+    }
+    Ok(format!("{}{start_marker}\n{}\n{}", &readme[..start], table.trim_end(), &readme[end..]))
+}

@@ -1,0 +1,69 @@
+//! A cheap smoke check of `cidlb-perf bench`: one profile, one round, one second. Ignored by
+//! default (it needs root, DPDK, dpdk-testpmd and a built `cidlb`), and it never asserts on
+//! speed: only that both programs ran and forwarded something.
+//!
+//!     cargo build --release && cargo test --release -p cidlb-perf --test bench_smoke -- --ignored
+//!
+//! `CIDLB_BIN` names the cidlb binary (default: `cidlb` next to `cidlb-perf`).
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PERF: &str = env!("CARGO_BIN_EXE_cidlb-perf");
+
+#[test]
+#[ignore = "needs DPDK, dpdk-testpmd, root and a built cidlb; run with --ignored"]
+fn bench_one_profile_one_round() {
+    let cidlb = std::env::var_os("CIDLB_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(PERF).with_file_name("cidlb"));
+    assert!(cidlb.exists(), "{} not found: build cidlb (cargo build --release) or set CIDLB_BIN", cidlb.display());
+    let dir = std::env::temp_dir().join(format!("cidlb-bench-smoke-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let readme = dir.join("README.md");
+    std::fs::write(&readme, "# x\n<!-- perf-table:start -->\nold\n<!-- perf-table:end -->\n").unwrap();
+    let json = dir.join("bench.json");
+    let mut child = Command::new(PERF)
+        .args(["bench", "--profiles", "cid", "--rounds", "1", "--seconds", "1", "--no-io"])
+        .arg("--cidlb")
+        .arg(&cidlb)
+        .arg("--workdir")
+        .arg(dir.join("work"))
+        .arg("--readme")
+        .arg(&readme)
+        .arg("--json")
+        .arg(&json)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start cidlb-perf");
+    // Bounded: a hung run is killed by its pid.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("cidlb-perf bench (pid {}) did not finish within 180 s", child.id());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(status.success(), "exit {status}\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    let results: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let cid = &results[0];
+    assert_eq!(cid["name"], "cid");
+    assert!(cid["error"].is_null(), "{cid}");
+    assert!(cid["cidlb"][0]["packets"].as_u64().unwrap() > 0, "{cid}");
+    assert!(cid["testpmd_5tswap"][0]["packets"].as_u64().unwrap() > 0, "{cid}");
+    // Every packet of the cid profile is forwarded (no drops), whatever the speed.
+    assert_eq!(cid["cidlb"][0]["packets"], cid["cidlb"][0]["transmitted"], "{cid}");
+    let text = std::fs::read_to_string(&readme).unwrap();
+    assert!(text.contains("| `cid` |") && !text.contains("old"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
