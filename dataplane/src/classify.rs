@@ -120,14 +120,14 @@ impl Classifier {
             return classify_local(parsed, frame);
         }
         // 3. To a VIP (checked before replies: a reply is never addressed to a VIP).
-        if snapshot.is_vip(&destination) {
+        if let Some(services) = snapshot.vips.get(&destination) {
             if is_echo_request(parsed, frame) {
                 return Verdict::Local(Local::EchoReply);
             }
             if wire::is_icmp_error(parsed, frame) {
                 return self.classify_icmp_error(snapshot, now, parsed, frame, destination);
             }
-            return self.classify_vip(snapshot, now, parsed, frame, destination, counters);
+            return self.classify_vip(snapshot, now, parsed, frame, services, counters);
         }
         // 2. A node's reply, stateless reverse NAT.
         if parsed.l4_present {
@@ -152,7 +152,7 @@ impl Classifier {
         now: u64,
         parsed: &Parsed,
         frame: &[u8],
-        vip: Address,
+        services: &[u16],
         counters: &WorkerCounters,
     ) -> Verdict {
         // A non-first fragment (no ports): its first fragment decided, or a non-zero flow
@@ -161,9 +161,9 @@ impl Classifier {
             return self.follow_fragment(snapshot, now, parsed);
         }
         let found = if parsed.l4_present {
-            snapshot.service_for(&vip, parsed.proto, parsed.dport)
+            snapshot.find_service(services, parsed.proto, parsed.dport)
         } else {
-            snapshot.label_service_for(&vip, parsed.proto)
+            snapshot.find_label_service(services, parsed.proto)
         };
         let Some(service_index) = found else {
             return if parsed.l4_present {
@@ -222,9 +222,7 @@ impl Classifier {
         if !vip_is_source && service.balance == Balance::DtlsCid && quoted.proto == PROTO_UDP {
             let payload = frame.get(quoted.l4_offset + 8..parsed.ip_end().min(frame.len())).unwrap_or(&[]);
             if let Ok(Some(cid)) = wire::dtls::first_cid(payload, service.cid_length as usize) {
-                let start = service.node_id_offset as usize;
-                let id = cid.get(start..start + service.node_id_length as usize).map(|b| b.iter().fold(0u32, |a, x| (a << 8) | *x as u32));
-                node = id.and_then(|id| service.cid_nodes.get(&id).copied()).filter(|&n| snapshot.nodes[n as usize].state != NodeState::Down);
+                node = service.node_for_cid(cid).filter(|&n| snapshot.nodes[n as usize].state != NodeState::Down);
             }
         }
         if node.is_none() && matches!(quoted.proto, PROTO_UDP | PROTO_TCP) {
@@ -255,11 +253,7 @@ impl Classifier {
         let payload = udp_payload(parsed, frame);
         match wire::dtls::first_cid(payload, service.cid_length as usize) {
             Ok(Some(cid)) => {
-                let start = service.node_id_offset as usize;
-                let end = start + service.node_id_length as usize;
-                let node_id = cid.get(start..end).map(|bytes| bytes.iter().fold(0u32, |acc, b| (acc << 8) | *b as u32));
-                let node = node_id.and_then(|id| service.cid_nodes.get(&id).copied());
-                match node {
+                match service.node_for_cid(cid) {
                     // A draining node keeps its CID traffic: existing sessions go on.
                     Some(node) if snapshot.nodes[node as usize].state != NodeState::Down => {
                         Verdict::Forward { service: service_index, node, route: Route::Cid }
@@ -365,7 +359,10 @@ impl Classifier {
 
     fn insert(&mut self, key: FlowKey, hash: u64, value: SessionValue, now: u64, counters: &WorkerCounters) {
         match self.sessions.insert_hashed(key, hash, value, now) {
-            InsertOutcome::Inserted => counters.sessions_created.inc(),
+            InsertOutcome::Inserted => {
+                counters.sessions_created.inc();
+                counters.sessions_live.set(self.sessions.len() as u64);
+            }
             InsertOutcome::Evicted => {
                 counters.sessions_created.inc();
                 counters.sessions_evicted.inc();
@@ -401,12 +398,12 @@ impl Classifier {
 
     /// Bounded incremental expiry, once per burst.
     pub fn expire(&mut self, now: u64, budget: usize, counters: &WorkerCounters) {
-        let expired = self.sessions.expire_step(now, budget);
+        let expired = self.sessions.expire_due(now, budget);
         if expired > 0 {
             counters.sessions_expired.add(expired as u64);
+            counters.sessions_live.set(self.sessions.len() as u64);
         }
-        self.fragments.expire_step(now, budget / 4 + 1);
-        counters.sessions_live.set(self.sessions.len() as u64);
+        self.fragments.expire_due(now, budget);
     }
 }
 

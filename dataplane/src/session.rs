@@ -185,6 +185,9 @@ pub struct SessionTable {
     live: usize,
     /// Next bucket the sweep visits.
     sweep_cursor: usize,
+    timeout_ns: u64,
+    /// When `expire_due` last swept.
+    last_sweep_ns: u64,
 }
 
 impl std::fmt::Debug for SessionTable {
@@ -217,6 +220,8 @@ impl SessionTable {
             hasher,
             live: 0,
             sweep_cursor: 0,
+            timeout_ns,
+            last_sweep_ns: 0,
         }
     }
 
@@ -419,6 +424,20 @@ impl SessionTable {
         }
         self.live -= cleared;
         cleared
+    }
+
+    /// Sweep at the pace that visits every bucket twice per timeout, at most `max_buckets`
+    /// at a time: the work follows time, not the packet rate, so a busy worker spends almost
+    /// nothing per burst and an idle one nothing at all. Returns how many sessions it cleared.
+    pub fn expire_due(&mut self, now_ns: u64, max_buckets: usize) -> usize {
+        let period = (self.timeout_ns / 2).max(1);
+        let elapsed = now_ns.saturating_sub(self.last_sweep_ns);
+        let due = (u128::from(elapsed) * self.buckets.len() as u128 / u128::from(period)) as usize;
+        if due == 0 {
+            return 0;
+        }
+        self.last_sweep_ns = now_ns;
+        self.expire_step(now_ns, due.min(max_buckets))
     }
 
     /// The bucket index of `key` (for tests that model the eviction policy).

@@ -132,9 +132,25 @@ pub struct ServiceInfo {
     pub maglev: MaglevTable,
     /// Node id carried in a CID -> index into `Snapshot::nodes`.
     pub cid_nodes: FxHashMap<u32, u16>,
+    /// The same for 1-byte node ids (Californium's), directly indexed; `NO_NODE` where none.
+    pub cid_direct: Vec<u16>,
 }
 
+/// `ServiceInfo::cid_direct` entry of a node id no node has.
+pub const NO_NODE: u16 = u16::MAX;
+
 impl ServiceInfo {
+    /// The node (index into `Snapshot::nodes`) a CID's node id bytes name, if any.
+    #[inline]
+    pub fn node_for_cid(&self, cid: &[u8]) -> Option<u16> {
+        let start = self.node_id_offset as usize;
+        if !self.cid_direct.is_empty() {
+            return cid.get(start).map(|&id| self.cid_direct[id as usize]).filter(|&n| n != NO_NODE);
+        }
+        let id = cid.get(start..start + self.node_id_length as usize)?.iter().fold(0u32, |acc, b| (acc << 8) | *b as u32);
+        self.cid_nodes.get(&id).copied()
+    }
+
     /// The node (index into `Snapshot::nodes`) Maglev picks for a flow hash.
     #[inline]
     pub fn pick(&self, hash: u64) -> Option<u16> {
@@ -167,6 +183,8 @@ pub struct Snapshot {
     pub ports: Vec<PortInfo>,
     pub nodes: Vec<NodeInfo>,
     pub services: Vec<ServiceInfo>,
+    /// The ports' own addresses, with their port (compared per packet: no conversions).
+    pub own_addresses: Vec<(Address, u16)>,
     /// VIP -> indexes into `services` (several services may share a VIP on other ports).
     pub vips: FxHashMap<Address, Vec<u16>>,
     /// (node address, source port, protocol) -> service, for stateless reverse NAT.
@@ -323,6 +341,17 @@ impl Snapshot {
                 target_port: s.target_port,
                 nodes: members,
                 maglev,
+                cid_direct: if s.node_id_length == 1 {
+                    let mut direct = vec![NO_NODE; 256];
+                    for (&id, &index) in &cid_nodes {
+                        if let Some(slot) = direct.get_mut(id as usize) {
+                            *slot = index;
+                        }
+                    }
+                    direct
+                } else {
+                    Vec::new()
+                },
                 cid_nodes,
             });
         }
@@ -335,8 +364,18 @@ impl Snapshot {
                 )
             })
             .collect();
+        let own_addresses = ports
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| {
+                let v4 = p.ipv4.map(|(a, _)| (Address::from_ip(IpAddr::V4(a)), i as u16));
+                let v6 = p.ipv6.map(|(a, _)| (Address::from_ip(IpAddr::V6(a)), i as u16));
+                v4.into_iter().chain(v6)
+            })
+            .collect();
         Ok(Snapshot {
             generation,
+            own_addresses,
             ports,
             nodes,
             services,
@@ -356,17 +395,21 @@ impl Snapshot {
     /// The service for a packet to `vip` with this protocol and destination port.
     #[inline]
     pub fn service_for(&self, vip: &Address, proto: u8, dport: u16) -> Option<u16> {
-        let candidates = self.vips.get(vip)?;
-        candidates.iter().copied().find(|&i| self.services[i as usize].matches(proto, dport))
+        self.find_service(self.vips.get(vip)?, proto, dport)
     }
 
-    /// The flow-label service on `vip` for `proto`, whatever its port: a labelled non-first
-    /// fragment carries no port but its label routes it (RFC 6437 §3).
-    pub fn label_service_for(&self, vip: &Address, proto: u8) -> Option<u16> {
-        let candidates = self.vips.get(vip)?;
-        candidates.iter().copied().find(|&i| {
+    /// The service among a VIP's `services` for this protocol and destination port.
+    #[inline]
+    pub fn find_service(&self, services: &[u16], proto: u8, dport: u16) -> Option<u16> {
+        services.iter().copied().find(|&i| self.services[i as usize].matches(proto, dport))
+    }
+
+    /// The flow-label service among a VIP's `services` for `proto`, whatever its port: a
+    /// labelled non-first fragment carries no port but its label routes it (RFC 6437 §3).
+    pub fn find_label_service(&self, services: &[u16], proto: u8) -> Option<u16> {
+        services.iter().copied().find(|&i| {
             let s = &self.services[i as usize];
-            s.balance == Balance::FlowLabel && s.matches(proto, if s.port == 0 { 0 } else { s.port })
+            s.balance == Balance::FlowLabel && s.matches(proto, s.port)
         })
     }
 
@@ -375,8 +418,9 @@ impl Snapshot {
     }
 
     /// Port that owns `address`, if it is one of the balancer's own addresses.
+    #[inline]
     pub fn own_port(&self, address: &Address) -> Option<u16> {
-        self.ports.iter().position(|p| p.owns(address)).map(|i| i as u16)
+        self.own_addresses.iter().find(|(own, _)| own == address).map(|(_, port)| *port)
     }
 
     /// Egress port and next-hop MAC toward a client or other off-node destination.

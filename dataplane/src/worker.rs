@@ -488,9 +488,13 @@ impl<Io: PacketIo> Pump<Io> {
         let counters: &WorkerCounters = counters;
         worker.refresh_snapshot();
         let mut received = 0;
+        // A short burst means the queue ran dry: what is buffered goes out now rather than at
+        // the drain timer (latency at low load; at full load every burst is full).
+        let mut ran_dry = false;
         for port in 0..tx.buffers.len() as u16 {
             rx.clear();
             let n = io.rx_burst(port, rx, tx.burst);
+            ran_dry |= n < tx.burst;
             if n == 0 {
                 continue;
             }
@@ -498,11 +502,13 @@ impl<Io: PacketIo> Pump<Io> {
             counters.bursts.inc();
             counters.rx_packets.add(n as u64);
             tx.port_counters[port as usize].rx_packets.add(n as u64);
+            let mut bytes = 0u64;
             for mut frame in rx.drain(..) {
-                counters.rx_bytes.add(frame.len() as u64);
+                bytes += frame.len() as u64;
                 let action = worker.process(now, port, &mut frame);
                 Self::dispatch(io, worker, tx, pending, counters, now, port, frame, action);
             }
+            counters.rx_bytes.add(bytes);
         }
         // Packets the control thread asked this worker to send (probes, ARP/ND requests).
         while let Some(packet) = worker.rings.from_control.pop() {
@@ -522,7 +528,7 @@ impl<Io: PacketIo> Pump<Io> {
             Self::release_pending(pending, worker, tx, io, counters, now);
         }
         worker.housekeeping(now);
-        if now.saturating_sub(*last_drain) >= worker.params.drain_ns {
+        if ran_dry || now.saturating_sub(*last_drain) >= worker.params.drain_ns {
             for port in 0..tx.buffers.len() as u16 {
                 tx.send(io, counters, port);
             }

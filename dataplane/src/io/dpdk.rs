@@ -435,13 +435,18 @@ impl std::fmt::Debug for Mbuf {
 }
 
 impl Frame for Mbuf {
+    // `data`, `data_mut` and `len` read the mbuf's fields in Rust, as rte_pktmbuf_mtod does
+    // (`buf_addr + data_off`), instead of calling the C shim: they run several times per
+    // packet and a call across the language boundary cannot be inlined (issue 7 profile).
     #[inline(always)]
     fn data(&self) -> &[u8] {
-        // SAFETY: single segment: the first segment's data_len bytes from mtod are initialised
-        // packet data inside the mbuf's buffer, which we own for as long as &self lives.
+        // SAFETY: single segment: the first segment's data_len bytes at buf_addr + data_off
+        // are initialised packet data inside the mbuf's buffer (rte_pktmbuf_mtod), which we
+        // own for as long as &self lives.
         unsafe {
             let m = self.mbuf.as_ptr();
-            std::slice::from_raw_parts(sys::cidlb_pktmbuf_mtod(m), sys::cidlb_pktmbuf_data_len(m) as usize)
+            let start = ((*m).buf_addr as *const u8).add((*m).data_off as usize);
+            std::slice::from_raw_parts(start, (*m).data_len as usize)
         }
     }
     #[inline(always)]
@@ -449,7 +454,8 @@ impl Frame for Mbuf {
         // SAFETY: as in `data`, and &mut self makes this the only reference to the bytes.
         unsafe {
             let m = self.mbuf.as_ptr();
-            std::slice::from_raw_parts_mut(sys::cidlb_pktmbuf_mtod(m), sys::cidlb_pktmbuf_data_len(m) as usize)
+            let start = ((*m).buf_addr as *mut u8).add((*m).data_off as usize);
+            std::slice::from_raw_parts_mut(start, (*m).data_len as usize)
         }
     }
     fn prepend(&mut self, n: usize) -> bool {
@@ -476,8 +482,8 @@ impl Frame for Mbuf {
     }
     #[inline(always)]
     fn len(&self) -> usize {
-        // SAFETY: we own a valid mbuf.
-        unsafe { sys::cidlb_pktmbuf_data_len(self.mbuf.as_ptr()) as usize }
+        // SAFETY: we own a valid mbuf; data_len is a plain field of it.
+        unsafe { (*self.mbuf.as_ptr()).data_len as usize }
     }
 }
 

@@ -56,11 +56,26 @@ impl FlowKind {
 ///
 /// IPv4 keys use only words 0 and 4, so [`crate::select::FlowHasher`] hashes 16 bytes for
 /// them instead of 40 (the common DTLS-over-IPv4 case is the cheapest).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+// The manual `PartialEq` below compares exactly what the derived `Hash` hashes.
+#[allow(clippy::derived_hash_with_manual_eq)]
+#[derive(Clone, Copy, Hash)]
 #[repr(C, align(8))]
 pub struct FlowKey {
     words: [u64; 5],
 }
+
+/// Word-wise compare folded into one test: the derived compare of an array calls libc's
+/// `memcmp`, which showed up in profiles of the session path (issue 7). Same meaning as the
+/// derived one, so it agrees with the derived `Hash`.
+impl PartialEq for FlowKey {
+    #[inline(always)]
+    fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (&self.words, &other.words);
+        ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4])) == 0
+    }
+}
+
+impl Eq for FlowKey {}
 
 const fn word_from(bytes: &[u8; 16], offset: usize) -> u64 {
     u64::from_le_bytes([
