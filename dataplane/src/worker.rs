@@ -191,7 +191,7 @@ impl Worker {
                 let service = &snapshot.services[service_index as usize];
                 self.classifier.note_reply_fragment(&parsed, service_index, now);
                 let source_port = if parsed.l4_present && service.port != 0 { Some(service.port) } else { None };
-                let (out_port, next_hop, next_hop_mac) = snapshot.route_to(parsed_destination(&parsed));
+                let (out_port, next_hop, next_hop_mac) = snapshot.route_to(parsed.dst_ip());
                 if let Err(reason) = rewrite::nat_source(frame.data_mut(), &parsed, service.vip.to_ip(), source_port) {
                     return Action::Drop(reason);
                 }
@@ -259,6 +259,10 @@ impl Worker {
                 if let Fit::TooBig { mtu } = fit {
                     return self.too_big(now, in_port, parsed, frame, mtu);
                 }
+                // Held frames are released whole, so one that must be split cannot wait.
+                if fit == Fit::Fragment && node.next_hop_mac.is_none() {
+                    return Action::Drop(DropReason::NeighborUnresolved);
+                }
                 let identification = self.next_identification;
                 self.next_identification = self.next_identification.wrapping_add(1);
                 let outer = Outer { source, destination: node.address.to_ip(), ttl: snapshot.tunnel_ttl, identification: identification as u16 };
@@ -269,9 +273,6 @@ impl Worker {
                 counters.service_packets[service_index as usize].inc();
                 counters.tunnel_encapsulated.inc();
                 let Some(next_hop_mac) = node.next_hop_mac else {
-                    if fit == Fit::Fragment {
-                        return Action::Drop(DropReason::NeighborUnresolved);
-                    }
                     return Action::Hold { port: node.port, next_hop: node.next_hop };
                 };
                 rewrite::set_macs(frame.data_mut(), out.mac, next_hop_mac);
@@ -379,13 +380,6 @@ impl Worker {
     /// Bounded per-burst housekeeping: incremental session expiry.
     pub fn housekeeping(&mut self, now: u64) {
         self.classifier.expire(now, self.params.expiry_budget, &self.counters);
-    }
-}
-
-fn parsed_destination(parsed: &Parsed) -> std::net::IpAddr {
-    match parsed.l3 {
-        wire::L3::Ipv6 => std::net::IpAddr::from(parsed.dst),
-        _ => std::net::IpAddr::from([parsed.dst[0], parsed.dst[1], parsed.dst[2], parsed.dst[3]]),
     }
 }
 

@@ -85,7 +85,7 @@ pub const BENCH_PROFILES: &[BenchProfile] = &[
     profile("flow-label-frag", "flow-label-frag", 8192, 1000, Target::VsTestpmd(0.8), "flow-label path", "IPv6 UDP, labelled, every datagram in two fragments (1280 + ~200 bytes)"),
     profile("flow-label-zero", "flow-label-zero", 8192, 1000, Target::VsTestpmd(0.8), "flow-label path (5-tuple fallback)", "IPv6 TCP, zero label, extension headers: 5-tuple after the walk"),
     profile("mix", "mix", 8192, 1000, Target::None, "", "70% CID, 10% ClientHellos, 10% CoAP sessions, 10% IPv6 flow-label"),
-    BenchProfile { implemented: false, ..profile("ipip", "ipip", 8192, 1000, Target::None, "", "CID records forwarded with IP-in-IP (not implemented yet)") },
+    profile("ipip", "ipip", 8192, 1000, Target::VsTestpmd(0.8), "ipip", "DTLS CID records, 1000 clients over 3 nodes, forwarded in IPv4-in-IPv4 tunnels"),
 ];
 
 pub fn find(name: &str) -> Option<&'static BenchProfile> {
@@ -150,9 +150,10 @@ impl BenchProfile {
         let _ = writeln!(c, "[[node]]\nid = 33\naddress = \"2001:db8::21\"\n[[node]]\nid = 34\naddress = \"2001:db8::22\"\n");
         let nodes: Vec<String> = (1..=self.nodes).map(|n| n.to_string()).collect();
         let nodes = nodes.join(", ");
+        let forward = if self.name == "ipip" { "ipip" } else { "nat" };
         let _ = writeln!(
             c,
-            "[[service]]\nname = \"coaps\"\nvip = \"192.0.2.10\"\nport = 5684\nprotocol = \"udp\"\nbalance = \"dtls-cid\"\ncid_length = 6\nnode_id_offset = 0\nnode_id_length = 1\nunknown_cid = \"drop\"\nforward = \"nat\"\nnodes = [{nodes}]\n"
+            "[[service]]\nname = \"coaps\"\nvip = \"192.0.2.10\"\nport = 5684\nprotocol = \"udp\"\nbalance = \"dtls-cid\"\ncid_length = 6\nnode_id_offset = 0\nnode_id_length = 1\nunknown_cid = \"drop\"\nforward = \"{forward}\"\nnodes = [{nodes}]\n"
         );
         let _ = writeln!(c, "[[service]]\nname = \"coap\"\nvip = \"192.0.2.10\"\nport = 5683\nprotocol = \"udp\"\nbalance = \"five-tuple\"\nnodes = [{nodes}]\n");
         let _ = writeln!(c, "[[service]]\nname = \"web6\"\nvip = \"2001:db8::10\"\nport = 443\nprotocol = \"any\"\nbalance = \"flow-label\"\nnodes = [33, 34]");

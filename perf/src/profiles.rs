@@ -115,7 +115,7 @@ pub const PROFILES: &[(&str, &str)] = &[
     ("flow-label-frag", "IPv6 UDP with non-zero flow labels, every datagram in two fragments (the label routes every fragment)"),
     ("flow-label-zero", "IPv6 TCP with a zero flow label and extension headers (5-tuple after the extension-header walk)"),
     ("mix", "70% CID records, 10% ClientHellos from new 5-tuples, 10% plain CoAP sessions, 10% IPv6 flow-label TCP"),
-    ("ipip", "reserved: IP-in-IP forwarding is not implemented yet (same traffic as cid)"),
+    ("ipip", "the cid profile's traffic, for a config that forwards it in IP-in-IP tunnels"),
 ];
 
 #[derive(Clone, Debug)]
