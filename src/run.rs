@@ -318,21 +318,7 @@ struct LoopContext<'a> {
 }
 
 fn device_stats(ports: &[Port]) -> Vec<Option<DeviceStats>> {
-    ports
-        .iter()
-        .map(|p| {
-            p.stats().map_err(|e| warn!(device = p.device(), error = %e, "reading device stats")).ok().map(|s| DeviceStats {
-                ipackets: s.ipackets,
-                opackets: s.opackets,
-                ibytes: s.ibytes,
-                obytes: s.obytes,
-                imissed: s.imissed,
-                ierrors: s.ierrors,
-                oerrors: s.oerrors,
-                rx_nombuf: s.rx_nombuf,
-            })
-        })
-        .collect()
+    ports.iter().map(|p| p.stats().map_err(|e| warn!(device = p.device(), error = %e, "reading device stats")).ok()).collect()
 }
 
 /// The control thread's loop (main lcore): every `[control] tick` drain the workers' rings

@@ -19,20 +19,7 @@ pub struct PortStats {
     pub device: Option<DeviceStats>,
 }
 
-/// A DPDK port's own counters: what the device saw, including what never reached a worker.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Default)]
-pub struct DeviceStats {
-    pub ipackets: u64,
-    pub opackets: u64,
-    pub ibytes: u64,
-    pub obytes: u64,
-    /// Dropped by the device because the RX queue was full (workers too slow).
-    pub imissed: u64,
-    pub ierrors: u64,
-    pub oerrors: u64,
-    /// RX mbuf allocation failures (mempool too small).
-    pub rx_nombuf: u64,
-}
+pub use cidlb_dataplane::counters::DeviceStats;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct WorkerStats {

@@ -302,6 +302,22 @@ impl LatencyBuckets {
     }
 }
 
+/// A port's own counters as the device keeps them (`rte_eth_stats_get`): what it saw,
+/// including what never reached a worker. Filled by `io::dpdk`, reported by the control plane.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DeviceStats {
+    pub ipackets: u64,
+    pub opackets: u64,
+    pub ibytes: u64,
+    pub obytes: u64,
+    /// Dropped by the device because an RX queue was full (workers too slow).
+    pub imissed: u64,
+    pub ierrors: u64,
+    pub oerrors: u64,
+    /// RX mbuf allocation failures (mempool too small).
+    pub rx_nombuf: u64,
+}
+
 /// Per-port counters kept by the worker that owns the queue (one block per worker and port).
 #[repr(align(128))]
 #[derive(Debug, Default)]

@@ -1,7 +1,7 @@
 //! `cidlb-perf latency`: latency under load through a real `cidlb run`.
 //!
-//! Two DPDK processes joined by a `net_memif` pair: cidlb (control on lcore 0, worker on lcore
-//! 1) is the memif server; this generator is the client and runs on one lcore (0, its main
+//! Two DPDK processes joined by a `net_memif` pair: cidlb (control on lcore 0, worker on
+//! lcore 1) is the memif server; this generator is the client and runs on one lcore (0, its main
 //! thread), which it shares with cidlb's control thread (asleep between ticks) — on a 2-core
 //! machine there is no other choice. The generator sends DTLS CID records whose last 8 bytes
 //! carry the send time (the TSC, in ns), paced to a fixed rate; cidlb NATs them toward a node

@@ -21,7 +21,7 @@ pub const NODES4: [(u8, Ipv4Addr); 3] =
 
 /// A client address in 198.51.100.0/24 or 203.0.113.0/24.
 pub fn client4(i: u32) -> Ipv4Addr {
-    let net = if i % 2 == 0 { [198, 51, 100] } else { [203, 0, 113] };
+    let net = if i.is_multiple_of(2) { [198, 51, 100] } else { [203, 0, 113] };
     Ipv4Addr::new(net[0], net[1], net[2], (1 + (i / 2) % 250) as u8)
 }
 

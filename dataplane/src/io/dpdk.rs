@@ -517,20 +517,7 @@ impl std::fmt::Display for LinkStatus {
     }
 }
 
-/// The device's own counters (`rte_eth_stats_get`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DeviceStats {
-    pub ipackets: u64,
-    pub opackets: u64,
-    pub ibytes: u64,
-    pub obytes: u64,
-    /// Dropped by the device: RX queues full (workers too slow).
-    pub imissed: u64,
-    pub ierrors: u64,
-    pub oerrors: u64,
-    /// RX mbuf allocation failures (pool too small).
-    pub rx_nombuf: u64,
-}
+pub use crate::counters::DeviceStats;
 
 /// An opened, started DPDK ethernet port with one RX/TX queue pair per worker.
 #[derive(Debug)]
