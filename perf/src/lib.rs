@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bench;
+pub mod micro;
 #[cfg(feature = "dpdk")]
 pub mod latency;
 pub mod profiles;

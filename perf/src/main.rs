@@ -87,6 +87,17 @@ enum Command {
         #[arg(long, value_name = "FILE", conflicts_with = "merge")]
         from_json: Option<PathBuf>,
     },
+    /// The worker's burst loop over a bench profile's capture in memory, without DPDK: ns per
+    /// packet of cidlb's own code (quick, and deterministic under callgrind). For tuning;
+    /// `bench` gives the figures that count.
+    Micro {
+        /// Bench profiles, comma-separated [default: all].
+        #[arg(long, value_delimiter = ',')]
+        profiles: Vec<String>,
+        /// Packets measured per profile (after one warm-up pass over the capture).
+        #[arg(long, default_value_t = 10_000_000)]
+        packets: u64,
+    },
     /// Latency under load: timestamped CID traffic through a cidlb instance at fixed rates
     /// (see the README's Performance section).
     #[cfg(feature = "dpdk")]
@@ -184,6 +195,21 @@ fn main() -> anyhow::Result<()> {
             }
             if !measured {
                 bail!("no profile could be measured (see the errors above)");
+            }
+        }
+        Command::Micro { profiles, packets } => {
+            let selected: Vec<&bench::BenchProfile> = if profiles.is_empty() {
+                BENCH_PROFILES.iter().collect()
+            } else {
+                profiles
+                    .iter()
+                    .map(|n| bench::find(n).ok_or_else(|| anyhow!("unknown bench profile `{n}` (see `cidlb-perf profiles`)")))
+                    .collect::<anyhow::Result<Vec<_>>>()?
+            };
+            println!("| profile | packets | ns/packet | Mpps | dropped |\n|---|---:|---:|---:|---:|");
+            for p in selected {
+                let r = cidlb_perf::micro::run(p, packets)?;
+                println!("| `{}` | {} | {:.1} | {:.2} | {} |", p.name, r.packets, r.ns_per_packet(), 1e3 / r.ns_per_packet(), r.dropped);
             }
         }
         #[cfg(feature = "dpdk")]
