@@ -81,6 +81,35 @@ impl Classifier {
         Classifier { sessions, fragments }
     }
 
+    /// The common case with the fewest steps: a whole UDP/TCP packet (not a fragment) to a
+    /// VIP. Such a packet is no neighbour discovery, echo or ICMP error, so the checks for
+    /// those are skipped and it goes straight to its service's rule, the very functions
+    /// [`classify`](Self::classify) calls for it. `None` for every other packet, which
+    /// `classify` then decides in full. A differential test holds the two to the same verdict.
+    #[inline]
+    pub fn classify_common(&mut self, snapshot: &Snapshot, now: u64, parsed: &Parsed, frame: &[u8], counters: &WorkerCounters) -> Option<Verdict> {
+        if !parsed.l4_present || parsed.frag.is_some() || !matches!(parsed.proto, PROTO_UDP | PROTO_TCP) || parsed.l3 == L3::Arp {
+            return None;
+        }
+        let destination = Address { bytes: parsed.dst, v6: parsed.l3 == L3::Ipv6 };
+        let services = snapshot.vips.get(&destination)?;
+        // An own address that is also a VIP is the balancer's (precedence 1 before 3).
+        if snapshot.vip_shadowed && snapshot.own_port(&destination).is_some() {
+            return None;
+        }
+        let Some(service_index) = snapshot.find_service(services, parsed.proto, parsed.dport) else {
+            return Some(Verdict::Drop(DropReason::NoService));
+        };
+        let service = &snapshot.services[service_index as usize];
+        Some(match service.balance {
+            Balance::DtlsCid => self.by_cid(snapshot, now, parsed, frame, service_index, service, counters),
+            Balance::FlowLabel if parsed.flow_label != 0 && service.label_policy != LabelPolicy::Ignore => {
+                self.by_label(snapshot, now, parsed, service_index, service, counters)
+            }
+            Balance::FlowLabel | Balance::FiveTuple => self.by_session(snapshot, now, parsed, service_index, service, counters),
+        })
+    }
+
     pub fn classify(
         &mut self,
         snapshot: &Snapshot,

@@ -8,7 +8,7 @@
 #![forbid(unsafe_code)]
 
 use crate::counters::DropReason;
-use crate::wire::checksum::{self, update128, update16, update32};
+use crate::wire::checksum::{self, update16};
 use crate::wire::{arp, ethernet, icmpv4, icmpv6, ipv4, ipv6, protocol, Parsed, L3};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -36,99 +36,152 @@ enum Side {
 ///
 /// Err(TtlExceeded) leaves the frame untouched. The address family must match the packet's.
 pub fn nat_destination(frame: &mut [u8], parsed: &Parsed, new_dst: IpAddr, new_dport: Option<u16>) -> Result<(), DropReason> {
-    nat(frame, parsed, Side::Destination, new_dst, new_dport)
+    let (bytes, v6) = ip_bytes(new_dst);
+    nat(frame, parsed, Side::Destination, &bytes, v6, new_dport)
 }
 
 /// Reverse NAT: rewrite the source address (and port). We are a router: the TTL drops too.
 pub fn nat_source(frame: &mut [u8], parsed: &Parsed, new_src: IpAddr, new_sport: Option<u16>) -> Result<(), DropReason> {
-    nat(frame, parsed, Side::Source, new_src, new_sport)
+    let (bytes, v6) = ip_bytes(new_src);
+    nat(frame, parsed, Side::Source, &bytes, v6, new_sport)
+}
+
+/// [`nat_destination`] with the address as the data path holds it: 16 bytes (IPv4 in the
+/// first 4) and the family.
+#[inline]
+pub fn dnat(frame: &mut [u8], parsed: &Parsed, bytes: &[u8; 16], v6: bool, new_dport: Option<u16>) -> Result<(), DropReason> {
+    nat(frame, parsed, Side::Destination, bytes, v6, new_dport)
+}
+
+/// [`nat_source`] with the address as the data path holds it.
+#[inline]
+pub fn snat(frame: &mut [u8], parsed: &Parsed, bytes: &[u8; 16], v6: bool, new_sport: Option<u16>) -> Result<(), DropReason> {
+    nat(frame, parsed, Side::Source, bytes, v6, new_sport)
+}
+
+fn ip_bytes(ip: IpAddr) -> ([u8; 16], bool) {
+    match ip {
+        IpAddr::V4(a) => {
+            let mut b = [0u8; 16];
+            b[..4].copy_from_slice(&a.octets());
+            (b, false)
+        }
+        IpAddr::V6(a) => (a.octets(), true),
+    }
+}
+
+// The checksum arithmetic below reads and writes 16-bit words in *native* byte order: the
+// one's-complement sum is byte-order independent (RFC 1071 §2(B)), so a sum of byte-swapped
+// words is the byte-swapped sum, and no word needs swapping on a little-endian machine.
+
+#[inline(always)]
+fn ne16(b: &[u8], at: usize) -> u32 {
+    u16::from_ne_bytes([b[at], b[at + 1]]) as u32
+}
+
+/// The native 64-bit word at `b[i..i + 8]`.
+#[inline(always)]
+fn word(b: &[u8], i: usize) -> u64 {
+    u64::from_ne_bytes([b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6], b[i + 7]])
+}
+
+/// Sum of the two native 16-bit halves of a native 32-bit word.
+#[inline(always)]
+const fn halves(x: u32) -> u32 {
+    (x & 0xffff) + (x >> 16)
+}
+
+/// Sum of the four native 16-bit words of a native 64-bit word.
+#[inline(always)]
+const fn quarters(x: u64) -> u32 {
+    let pairs = (x & 0x0000_ffff_0000_ffff) + ((x >> 16) & 0x0000_ffff_0000_ffff);
+    ((pairs & 0xffff_ffff) + (pairs >> 32)) as u32
+}
+
+/// RFC 1624 eqn. 3: HC' = ~(~HC + sum of ~m + sum of m'), `delta` being the sums of the
+/// complemented old and the new words (unfolded, well below 2^32 here).
+#[inline(always)]
+const fn adjust(checksum: u32, delta: u64) -> u16 {
+    let mut s = (!checksum & 0xffff) as u64 + delta;
+    s = (s & 0xffff) + (s >> 16);
+    s = (s & 0xffff) + (s >> 16);
+    s = (s & 0xffff) + (s >> 16);
+    !(s as u16)
 }
 
 #[inline]
-fn nat(frame: &mut [u8], parsed: &Parsed, side: Side, address: IpAddr, port: Option<u16>) -> Result<(), DropReason> {
+fn nat(frame: &mut [u8], parsed: &Parsed, side: Side, address: &[u8; 16], v6: bool, port: Option<u16>) -> Result<(), DropReason> {
     let l3 = parsed.l3_offset as usize;
     let l4 = parsed.l4_offset as usize;
-    // Where the L4 checksum lives, and whether zero means "no checksum" (UDP). ICMPv4 has
-    // no pseudo-header, so an address change leaves its checksum alone.
-    let l4_checksum: Option<(usize, bool)> = if parsed.l4_present {
-        match parsed.proto {
-            protocol::UDP => Some((l4 + 6, true)),
-            protocol::TCP => Some((l4 + 16, false)),
-            protocol::ICMPV6 if parsed.l3 == L3::Ipv6 => Some((l4 + 2, false)),
-            _ => None,
-        }
-    } else {
-        None
+    // The L4 bytes this rewrite touches: the ports and the checksum (whether zero means "no
+    // checksum": UDP). ICMPv4 has no pseudo-header, so an address change leaves it alone.
+    let (l4_window, checksum_at, zero_means_none, has_ports) = match (parsed.l4_present, parsed.proto) {
+        (true, protocol::UDP) => (8, 6, true, true),
+        (true, protocol::TCP) => (18, 16, false, true),
+        (true, protocol::ICMPV6) if parsed.l3 == L3::Ipv6 => (4, 2, false, false),
+        _ => (0, 0, false, false),
     };
-    let has_ports = parsed.l4_present && matches!(parsed.proto, protocol::UDP | protocol::TCP);
-    let port_at = l4 + if side == Side::Source { 0 } else { 2 };
-    // One bounds check for everything below: a `Parsed` from other bytes errs, never panics.
-    let ip_header = if parsed.l3 == L3::Ipv6 { ipv6::field::HEADER_LEN } else { ipv4::field::MIN_HEADER_LEN };
-    let needed = (l3 + ip_header)
-        .max(l4_checksum.map_or(0, |(at, _)| at + 2))
-        .max(if has_ports { l4 + 4 } else { 0 });
-    if frame.len() < needed {
+    // Every check before the first write: a `Parsed` from other bytes errs, never panics,
+    // and leaves the frame untouched.
+    if l4 < l3 || l4 > frame.len() {
         return Err(DropReason::NoRoom);
     }
+    let (head, upper) = frame.split_at_mut(l4);
+    let Some(upper) = upper.get_mut(..l4_window) else {
+        return Err(DropReason::NoRoom);
+    };
     if parsed.ttl <= 1 {
         return Err(DropReason::TtlExceeded);
     }
-    match (parsed.l3, address) {
-        (L3::Ipv4, IpAddr::V4(new)) => {
-            let new = new.octets();
-            let address_at = l3 + if side == Side::Source { ipv4::field::SOURCE.start } else { ipv4::field::DESTINATION.start };
-            let ttl_at = l3 + ipv4::field::TTL;
-            let header_checksum_at = l3 + ipv4::field::CHECKSUM.start;
-            let old: [u8; 4] = frame[address_at..address_at + 4].try_into().map_err(|_| DropReason::NoRoom)?;
+    let port = if has_ports { port } else { None };
+    let port_at = if side == Side::Source { 0 } else { 2 };
+    let address_delta: u64 = match (parsed.l3, v6) {
+        (L3::Ipv4, false) => {
+            let Some(header) = head.get_mut(l3..l3 + 20) else { return Err(DropReason::NoRoom) };
+            let at = if side == Side::Source { ipv4::field::SOURCE.start } else { ipv4::field::DESTINATION.start };
+            let old = u32::from_ne_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]]);
+            let new = u32::from_ne_bytes([address[0], address[1], address[2], address[3]]);
+            let delta = (halves(!old) + halves(new)) as u64;
             // RFC 1624: TTL shares a 16-bit word with the protocol.
-            let old_word = read16(frame, ttl_at);
-            frame[ttl_at] -= 1;
-            let new_word = read16(frame, ttl_at);
-            let mut header_checksum = read16(frame, header_checksum_at);
-            header_checksum = update16(header_checksum, old_word, new_word);
-            header_checksum = update32(header_checksum, old, new);
-            write16(frame, header_checksum_at, header_checksum);
-            frame[address_at..address_at + 4].copy_from_slice(&new);
-            if let Some((at, zero_means_none)) = l4_checksum {
-                let mut c = read16(frame, at);
-                if !(zero_means_none && c == 0) {
-                    c = update32(c, old, new);
-                    if let (Some(p), true) = (port, has_ports) {
-                        c = update16(c, read16(frame, port_at), p);
-                    }
-                    if zero_means_none && c == 0 {
-                        c = 0xffff; // RFC 768: zero is "no checksum"; send all ones.
-                    }
-                    write16(frame, at, c);
-                }
-            }
+            let ttl = ipv4::field::TTL;
+            let old_word = ne16(header, ttl);
+            header[ttl] -= 1;
+            let ttl_delta = ((!old_word & 0xffff) + ne16(header, ttl)) as u64;
+            let c = adjust(ne16(header, ipv4::field::CHECKSUM.start), delta + ttl_delta);
+            header[ipv4::field::CHECKSUM].copy_from_slice(&c.to_ne_bytes());
+            header[at..at + 4].copy_from_slice(&address[..4]);
+            delta
         }
-        (L3::Ipv6, IpAddr::V6(new)) => {
-            let new = new.octets();
-            let address_at = l3 + if side == Side::Source { ipv6::field::SOURCE.start } else { ipv6::field::DESTINATION.start };
-            let old: [u8; 16] = frame[address_at..address_at + 16].try_into().map_err(|_| DropReason::NoRoom)?;
+        (L3::Ipv6, true) => {
+            let Some(header) = head.get_mut(l3..l3 + 40) else { return Err(DropReason::NoRoom) };
+            let at = if side == Side::Source { ipv6::field::SOURCE.start } else { ipv6::field::DESTINATION.start };
+            let delta = quarters(!word(header, at)) + quarters(!word(header, at + 8)) + quarters(word(address, 0)) + quarters(word(address, 8));
             // No IPv6 header checksum; the hop limit is not in the pseudo-header.
-            frame[l3 + ipv6::field::HOP_LIMIT] -= 1;
-            frame[address_at..address_at + 16].copy_from_slice(&new);
-            if let Some((at, zero_means_none)) = l4_checksum {
-                let mut c = read16(frame, at);
-                // RFC 6935 allows a zero UDP checksum for tunnels: leave it as sent.
-                if !(zero_means_none && c == 0) {
-                    c = update128(c, old, new);
-                    if let (Some(p), true) = (port, has_ports) {
-                        c = update16(c, read16(frame, port_at), p);
-                    }
-                    if zero_means_none && c == 0 {
-                        c = 0xffff;
-                    }
-                    write16(frame, at, c);
-                }
-            }
+            header[ipv6::field::HOP_LIMIT] -= 1;
+            header[at..at + 16].copy_from_slice(address);
+            delta as u64
         }
         _ => return Err(DropReason::AddressFamilyMismatch),
+    };
+    if l4_window == 0 {
+        return Ok(());
     }
-    if let (Some(p), true) = (port, has_ports) {
-        write16(frame, port_at, p);
+    // The port change, as a checksum delta (native order).
+    let port_delta = match port {
+        Some(p) => (!ne16(upper, port_at) & 0xffff) + u16::from_ne_bytes(p.to_be_bytes()) as u32,
+        None => 0,
+    };
+    let c = ne16(upper, checksum_at);
+    // RFC 768 (and RFC 6935 for IPv6 tunnels): a zero UDP checksum means none; leave it.
+    if !(zero_means_none && c == 0) {
+        let mut c = adjust(c, address_delta + port_delta as u64);
+        if zero_means_none && c == 0 {
+            c = 0xffff; // RFC 768: zero is "no checksum"; send all ones.
+        }
+        upper[checksum_at..checksum_at + 2].copy_from_slice(&c.to_ne_bytes());
+    }
+    if let Some(p) = port {
+        upper[port_at..port_at + 2].copy_from_slice(&p.to_be_bytes());
     }
     Ok(())
 }

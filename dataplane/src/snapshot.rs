@@ -42,6 +42,59 @@ impl Address {
     }
 }
 
+/// VIP -> the services on it (indexes into `Snapshot::services`), looked up once per packet.
+/// A few VIPs (the common case) are a linear scan over 16-byte keys compared as two words,
+/// cheaper than hashing; past [`VipTable::LINEAR`] VIPs a hash map takes over.
+#[derive(Clone, Debug, Default)]
+pub struct VipTable {
+    keys: Vec<(u128, bool)>,
+    services: Vec<Vec<u16>>,
+    map: FxHashMap<Address, usize>,
+}
+
+impl VipTable {
+    pub const LINEAR: usize = 8;
+
+    fn key(address: &Address) -> (u128, bool) {
+        (u128::from_ne_bytes(address.bytes), address.v6)
+    }
+
+    /// Adds `service` to `vip`'s list (services keep config order).
+    pub fn add(&mut self, vip: Address, service: u16) {
+        match self.map.get(&vip) {
+            Some(&i) => self.services[i].push(service),
+            None => {
+                self.map.insert(vip, self.keys.len());
+                self.keys.push(Self::key(&vip));
+                self.services.push(vec![service]);
+            }
+        }
+    }
+
+    #[inline]
+    pub fn get(&self, address: &Address) -> Option<&[u16]> {
+        let index = if self.keys.len() <= Self::LINEAR {
+            let key = Self::key(address);
+            self.keys.iter().position(|k| *k == key)?
+        } else {
+            *self.map.get(address)?
+        };
+        self.services.get(index).map(Vec::as_slice)
+    }
+
+    pub fn contains_key(&self, address: &Address) -> bool {
+        self.get(address).is_some()
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
 /// Health of a node as the control thread sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum NodeState {
@@ -186,7 +239,10 @@ pub struct Snapshot {
     /// The ports' own addresses, with their port (compared per packet: no conversions).
     pub own_addresses: Vec<(Address, u16)>,
     /// VIP -> indexes into `services` (several services may share a VIP on other ports).
-    pub vips: FxHashMap<Address, Vec<u16>>,
+    pub vips: VipTable,
+    /// Some VIP is also a port's own address (the own address wins, DESIGN.md precedence):
+    /// the classifier's fast path then checks own addresses first.
+    pub vip_shadowed: bool,
     /// (node address, source port, protocol) -> service, for stateless reverse NAT.
     pub replies: FxHashMap<(Address, u16, u8), u16>,
     /// Node id -> index into `nodes`.
@@ -280,7 +336,7 @@ impl Snapshot {
         }
 
         let mut services = Vec::with_capacity(config.service.len());
-        let mut vips: FxHashMap<Address, Vec<u16>> = FxHashMap::default();
+        let mut vips = VipTable::default();
         let mut replies = FxHashMap::default();
         for (si, s) in config.service.iter().enumerate() {
             let mut members = Vec::with_capacity(s.nodes.len());
@@ -312,7 +368,7 @@ impl Snapshot {
                 .collect();
             let maglev = Maglev::build(&eligible, s.maglev_table_size, &hasher);
             let vip = Address::from_ip(s.vip);
-            vips.entry(vip).or_default().push(si as u16);
+            vips.add(vip, si as u16);
             let reply_port = s.target_port.unwrap_or(s.port);
             let protos: &[u8] = match s.protocol {
                 Protocol::Udp => &[PROTO_UDP],
@@ -364,7 +420,7 @@ impl Snapshot {
                 )
             })
             .collect();
-        let own_addresses = ports
+        let own_addresses: Vec<(Address, u16)> = ports
             .iter()
             .enumerate()
             .flat_map(|(i, p)| {
@@ -373,8 +429,10 @@ impl Snapshot {
                 v4.into_iter().chain(v6)
             })
             .collect();
+        let vip_shadowed = own_addresses.iter().any(|(a, _): &(Address, u16)| vips.contains_key(a));
         Ok(Snapshot {
             generation,
+            vip_shadowed,
             own_addresses,
             ports,
             nodes,
@@ -505,5 +563,35 @@ impl SnapshotSource {
     }
     pub fn load(&self) -> Arc<Snapshot> {
         self.current.load_full()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v4(last: u8) -> Address {
+        Address::from_ip(IpAddr::from([192, 0, 2, last]))
+    }
+
+    #[test]
+    fn vip_table_linear_and_hashed_agree() {
+        for count in [1usize, VipTable::LINEAR, VipTable::LINEAR + 1, 40] {
+            let mut table = VipTable::default();
+            for i in 0..count {
+                table.add(v4(i as u8), i as u16);
+                table.add(v4(i as u8), 100 + i as u16);
+            }
+            // The same 16 bytes in the other family is another address.
+            let v6_twin = Address { bytes: v4(0).bytes, v6: true };
+            table.add(v6_twin, 999);
+            assert_eq!(table.len(), count + 1);
+            for i in 0..count {
+                assert_eq!(table.get(&v4(i as u8)), Some(&[i as u16, 100 + i as u16][..]), "{count} VIPs");
+            }
+            assert_eq!(table.get(&v6_twin), Some(&[999u16][..]));
+            assert_eq!(table.get(&v4(200)), None);
+            assert!(!table.contains_key(&Address { bytes: v4(1).bytes, v6: true }));
+        }
     }
 }

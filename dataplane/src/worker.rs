@@ -150,8 +150,22 @@ impl Worker {
     }
 
     /// Decide what to do with one received frame, rewriting it in place.
+    #[inline]
     pub fn process<F: Frame>(&mut self, now: u64, in_port: u16, frame: &mut F) -> Action {
-        let parsed = match wire::parse(frame.data()) {
+        self.process_with::<true, F>(now, in_port, frame)
+    }
+
+    /// The same decision without the common-case shortcuts (`wire::parse`'s fixed-offset
+    /// parse, `Classifier::classify_common`): the reference those shortcuts are tested
+    /// against (differential tests and the pipeline fuzz target). Not for the data path.
+    pub fn process_reference<F: Frame>(&mut self, now: u64, in_port: u16, frame: &mut F) -> Action {
+        self.process_with::<false, F>(now, in_port, frame)
+    }
+
+    #[inline(always)]
+    fn process_with<const COMMON: bool, F: Frame>(&mut self, now: u64, in_port: u16, frame: &mut F) -> Action {
+        let parsed = if COMMON { wire::parse(frame.data()) } else { wire::parse_general(frame.data()) };
+        let parsed = match parsed {
             Ok(parsed) => parsed,
             Err(reason) => return Action::Drop(reason),
         };
@@ -165,7 +179,11 @@ impl Worker {
             return Action::Drop(DropReason::NotOurMac);
         }
         let counters = &*self.counters;
-        let verdict = self.classifier.classify(snapshot, now, in_port, &parsed, frame.data(), counters);
+        let common = if COMMON { self.classifier.classify_common(snapshot, now, &parsed, frame.data(), counters) } else { None };
+        let verdict = match common {
+            Some(verdict) => verdict,
+            None => self.classifier.classify(snapshot, now, in_port, &parsed, frame.data(), counters),
+        };
         match verdict {
             Verdict::Forward { service: service_index, node: node_index, route } => {
                 let service = &snapshot.services[service_index as usize];
@@ -192,7 +210,7 @@ impl Worker {
                 self.classifier.note_reply_fragment(&parsed, service_index, now);
                 let source_port = if parsed.l4_present && service.port != 0 { Some(service.port) } else { None };
                 let (out_port, next_hop, next_hop_mac) = snapshot.route_to(parsed.dst_ip());
-                if let Err(reason) = rewrite::nat_source(frame.data_mut(), &parsed, service.vip.to_ip(), source_port) {
+                if let Err(reason) = rewrite::snat(frame.data_mut(), &parsed, &service.vip.bytes, service.vip.v6, source_port) {
                     return Action::Drop(reason);
                 }
                 let Some(out) = snapshot.ports.get(out_port as usize) else {
@@ -230,7 +248,7 @@ impl Worker {
         let node = &snapshot.nodes[node_index as usize];
         match service.forward {
             Forward::Nat => {
-                if let Err(reason) = rewrite::nat_destination(frame.data_mut(), parsed, node.address.to_ip(), target_port) {
+                if let Err(reason) = rewrite::dnat(frame.data_mut(), parsed, &node.address.bytes, node.address.v6, target_port) {
                     return Action::Drop(reason);
                 }
                 let Some(out) = snapshot.ports.get(node.port as usize) else {
@@ -425,6 +443,7 @@ struct TxBuffers<B> {
 }
 
 impl<B: Frame> TxBuffers<B> {
+    #[inline]
     fn enqueue<Io: PacketIo<Buf = B>>(&mut self, io: &mut Io, counters: &WorkerCounters, port: u16, frame: B) {
         let Some(buffer) = self.buffers.get_mut(port as usize) else {
             counters.count_drop(DropReason::TxFull);
@@ -499,8 +518,11 @@ impl<Io: PacketIo> Pump<Io> {
             let mut bytes = 0u64;
             for mut frame in rx.drain(..) {
                 bytes += frame.len() as u64;
-                let action = worker.process(now, port, &mut frame);
-                Self::dispatch(io, worker, tx, pending, counters, now, port, frame, action);
+                match worker.process(now, port, &mut frame) {
+                    // The common outcome inline; the rest out of line.
+                    Action::Transmit { port: out } => tx.enqueue(io, counters, out, frame),
+                    action => Self::dispatch(io, worker, tx, pending, counters, now, port, frame, action),
+                }
             }
             counters.rx_bytes.add(bytes);
         }
@@ -533,6 +555,7 @@ impl<Io: PacketIo> Pump<Io> {
 
     /// Carry out what the worker decided for one frame received on `port`.
     #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
     fn dispatch(
         io: &mut Io,
         worker: &mut Worker,

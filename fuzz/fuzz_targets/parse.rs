@@ -6,6 +6,8 @@ use cidlb_dataplane::wire::{self, L3};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|frame: &[u8]| {
+    // The fast parse of the common shapes answers exactly as the general walk.
+    assert_eq!(wire::parse(frame), wire::parse_general(frame), "fast and general parse differ");
     let Ok(parsed) = wire::parse(frame) else { return };
     assert!(parsed.ip_end() <= frame.len(), "IP packet past the frame: {parsed:?}");
     assert!(parsed.l3_offset as usize >= 14 && (parsed.l3_offset as usize) <= frame.len());

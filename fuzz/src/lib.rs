@@ -167,6 +167,9 @@ pub fn run_pipeline(data: &[u8]) {
     let mut params = WorkerParams::from_config(0, &config.dataplane);
     params.sessions = sessions;
     params.fragments = fragments;
+    // The same worker deciding by the reference path (no common-case shortcuts): every
+    // decision and output byte must agree.
+    let mut reference = Worker::new(params.clone(), Arc::clone(&source), Arc::new(WorkerCounters::default()), Arc::new(ControlRings::new(8)));
     let mut worker = Worker::new(params, source, Arc::clone(&counters), Arc::clone(&rings));
     let mut now = 1_000 * MS;
     for step in steps {
@@ -176,6 +179,11 @@ pub fn run_pipeline(data: &[u8]) {
         let before = counts(&counters, &snapshot);
         let mut frame = VecFrame::from_bytes(input);
         let action = worker.process(now, in_port, &mut frame);
+        let mut reference_frame = VecFrame::from_bytes(input);
+        let reference_action = reference.process_reference(now, in_port, &mut reference_frame);
+        assert_eq!(action, reference_action, "shortcut and reference path decide differently");
+        assert_eq!(frame.data(), reference_frame.data(), "shortcut and reference path rewrite differently");
+        while reference.rings.to_control.pop().is_some() {}
         let after = counts(&counters, &snapshot);
         match action {
             Action::Transmit { port } => {
@@ -240,6 +248,7 @@ pub fn run_pipeline(data: &[u8]) {
             Action::Drop(_) => {}
         }
         worker.housekeeping(now);
+        reference.housekeeping(now);
         let classifier = &worker.classifier;
         assert!(classifier.sessions.len() <= classifier.sessions.capacity());
         assert!(classifier.fragments.len() <= classifier.fragments.capacity());

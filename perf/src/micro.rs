@@ -68,6 +68,18 @@ impl PacketIo for LoopIo {
     }
 }
 
+/// A worker (and the control state that publishes its snapshot) for `profile`'s bench config.
+pub fn worker_for(profile: &BenchProfile) -> anyhow::Result<(Worker, Control)> {
+    let config = cidlb_config::parse(&profile.config(), profile.name).map_err(|e| anyhow!("{e}"))?;
+    let macs = config.port.iter().map(|p| p.mac.unwrap_or(cidlb_config::MacAddr([2, 0, 0, 0, 0, 1]))).collect();
+    let mut control = Control::new(config.clone(), macs).map_err(|e| anyhow!(e))?;
+    let rings = Arc::new(ControlRings::new(1024));
+    control.attach(Arc::clone(&rings));
+    let params = WorkerParams::from_config(0, &config.dataplane);
+    let worker = Worker::new(params, control.source(), Arc::new(WorkerCounters::default()), rings);
+    Ok((worker, control))
+}
+
 /// What one micro run measured.
 #[derive(Clone, Debug)]
 pub struct MicroResult {
@@ -86,17 +98,11 @@ impl MicroResult {
 /// Run `profile`'s traffic through a worker for `packets` packets (after one warm-up pass over
 /// the capture, which fills the session table as the bench's first seconds do).
 pub fn run(profile: &BenchProfile, packets: u64) -> anyhow::Result<MicroResult> {
-    let config = cidlb_config::parse(&profile.config(), profile.name).map_err(|e| anyhow!("{e}"))?;
-    let macs = config.port.iter().map(|p| p.mac.unwrap_or(cidlb_config::MacAddr([2, 0, 0, 0, 0, 1]))).collect();
-    let mut control = Control::new(config.clone(), macs).map_err(|e| anyhow!(e))?;
     let frames: Vec<Vec<u8>> = profiles::generate(profile.generator, &profile.params()).map_err(|e| anyhow!(e))?.into_iter().map(|p| p.bytes).collect();
     let warm_up = frames.len() as u64;
-    let rings = Arc::new(ControlRings::new(1024));
-    control.attach(Arc::clone(&rings));
-    let counters = Arc::new(WorkerCounters::default());
-    let params = WorkerParams::from_config(0, &config.dataplane);
-    let buffers = 4 * params.burst + 64;
-    let worker = Worker::new(params, control.source(), Arc::clone(&counters), rings);
+    let (worker, _control) = worker_for(profile)?;
+    let counters = Arc::clone(&worker.counters);
+    let buffers = 4 * worker.params.burst + 64;
     let mut pump = Pump::new(LoopIo::new(frames, buffers), worker, vec![Arc::new(PortCounters::default())]);
     let start = Instant::now();
     let mut received = 0u64;

@@ -223,6 +223,19 @@ impl<'a> Iterator for Records<'a> {
 /// A CID record whose body overruns the datagram still names its node, but we drop it: the
 /// node would discard it anyway (RFC 6347 §4.1.2.7 — invalid records are silently discarded).
 pub fn first_cid(payload: &[u8], cid_len: usize) -> Result<Option<&[u8]>, DropReason> {
+    // Fast path: the datagram starts with a DTLS 1.2 `tls12_cid` record that fits (the common
+    // case by far once a connection is established). Same answer as the walk below.
+    if let Some(header) = payload.get(..field::CID_START + cid_len + 2) {
+        if header[field::CONTENT_TYPE] == content_type::TLS12_CID {
+            let length = u16::from_be_bytes([header[field::CID_START + cid_len], header[field::CID_START + cid_len + 1]]) as usize;
+            if header.len() + length > payload.len() {
+                return Err(DropReason::CidTruncated);
+            }
+            if u16::from_be_bytes([header[1], header[2]]) == VERSION_DTLS_1_2 {
+                return Ok(Some(&header[field::CID_START..field::CID_START + cid_len]));
+            }
+        }
+    }
     let mut records = Records::new(payload, cid_len);
     loop {
         let at = records.rest;
@@ -325,5 +338,44 @@ mod tests {
         let mut old = hex(CID_RECORD);
         old[2] = 0xff;
         assert_eq!(first_cid(&old, 6), Ok(None));
+    }
+
+    /// The record walk alone, as `first_cid` was before its fast path.
+    fn first_cid_by_walk(payload: &[u8], cid_len: usize) -> Result<Option<&[u8]>, DropReason> {
+        let mut records = Records::new(payload, cid_len);
+        loop {
+            let at = records.rest;
+            match records.next() {
+                None => return Ok(None),
+                Some(Ok(r)) if r.is_cid_record() && r.version == VERSION_DTLS_1_2 => return Ok(Some(r.cid)),
+                Some(Ok(_)) => {}
+                Some(Err(RecordError::CidTruncated)) => return Err(DropReason::CidTruncated),
+                Some(Err(RecordError::LengthOverrun)) if at.first() == Some(&content_type::TLS12_CID) => return Err(DropReason::CidTruncated),
+                Some(Err(_)) => return Ok(None),
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// The fast path gives the walk's answer for any bytes: a record-shaped prefix (type
+        /// 25 or 22, DTLS 1.2 or another version, any length field) and arbitrary tails.
+        #[test]
+        fn fast_path_agrees_with_the_walk(
+            content_type in proptest::sample::select(vec![22u8, 23, 25]),
+            version in proptest::sample::select(vec![0xfefdu16, 0xfeff, 0x0303]),
+            length in 0u16..80,
+            cid_len in 0usize..10,
+            tail in proptest::collection::vec(proptest::num::u8::ANY, 0..120),
+            cut in 0usize..200,
+        ) {
+            let mut d = vec![content_type];
+            d.extend(version.to_be_bytes());
+            d.extend([0u8; 8]);
+            d.extend((0..cid_len).map(|i| i as u8 + 1));
+            d.extend(length.to_be_bytes());
+            d.extend(tail);
+            d.truncate(cut.min(d.len()));
+            proptest::prop_assert_eq!(first_cid(&d, cid_len), first_cid_by_walk(&d, cid_len));
+        }
     }
 }

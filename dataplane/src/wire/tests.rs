@@ -386,6 +386,59 @@ proptest! {
     }
 }
 
+/// Frames of the shapes `parse_common` takes (and near misses once mutated).
+fn common_shapes() -> Vec<Vec<u8>> {
+    let cid = dtls::cid_record(&[2, 1, 1, 1, 1, 1], 1, 7, &[9; 40]);
+    let mut padded = PacketBuilder::udp4([1, 2, 3, 4], [5, 6, 7, 8], 1, 2).payload(b"ab").build();
+    padded.resize(60, 0);
+    vec![
+        PacketBuilder::udp4([1, 2, 3, 4], [5, 6, 7, 8], 40000, 5684).payload(&cid).build(),
+        PacketBuilder::tcp4([1, 2, 3, 4], [5, 6, 7, 8], 40000, 80).payload(&[3; 30]).build(),
+        PacketBuilder::udp6(Ipv6Addr::LOCALHOST, Ipv6Addr::UNSPECIFIED, 40000, 5684).flow_label(0x12345).payload(&cid).build(),
+        PacketBuilder::tcp6(Ipv6Addr::LOCALHOST, Ipv6Addr::UNSPECIFIED, 40000, 80).flow_label(7).payload(&[3; 30]).build(),
+        padded,
+    ]
+}
+
+#[test]
+fn common_shapes_take_the_fast_parse_and_agree() {
+    for f in common_shapes() {
+        let fast = super::parse_common(&f).expect("a common shape is parsed by parse_common");
+        assert_eq!(Ok(fast), super::parse_general(&f));
+    }
+    // Shapes it must leave to the general walk.
+    let tagged = PacketBuilder::udp4([1, 2, 3, 4], [5, 6, 7, 8], 1, 2).payload(b"abc").vlan(3).build();
+    let options = PacketBuilder::udp4([1, 2, 3, 4], [5, 6, 7, 8], 1, 2).payload(&[1; 30]).ip_options(&[1, 1, 1, 1]).build();
+    let ext = PacketBuilder::udp6(Ipv6Addr::LOCALHOST, Ipv6Addr::LOCALHOST, 1, 2).payload(&[1; 30]).ext_headers(&[ExtensionHeader::HopByHop(vec![])]).build();
+    for f in [tagged, options, ext] {
+        assert_eq!(super::parse_common(&f), None);
+        assert!(parse(&f).is_ok());
+    }
+}
+
+proptest! {
+    /// Differential: wherever the fast parse answers, the general walk gives the same answer.
+    #[test]
+    fn fast_parse_agrees_with_the_general_walk(
+        which in 0usize..5,
+        edits in proptest::collection::vec((0usize..80, any::<u8>()), 0..4),
+        cut in any::<u16>(),
+    ) {
+        let shapes = common_shapes();
+        let mut f = shapes[which].clone();
+        for (at, byte) in edits {
+            let i = at % f.len();
+            f[i] = byte;
+        }
+        let n = f.len() - (cut as usize % 24).min(f.len());
+        let f = &f[..n];
+        if let Some(fast) = super::parse_common(f) {
+            prop_assert_eq!(Ok(fast), super::parse_general(f));
+        }
+        prop_assert_eq!(parse(f), super::parse_general(f));
+    }
+}
+
 /// Writes builder output to a pcap and lets scapy (an independent implementation) check every
 /// IP/UDP/TCP/ICMP checksum. Skipped, with a printed reason, when scapy is not installed.
 #[test]
