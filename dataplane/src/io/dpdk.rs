@@ -831,7 +831,8 @@ impl PacketIo for DpdkIo {
             let mbuf = Mbuf { mbuf: m };
             // SAFETY: we own the mbuf; nb_segs is a plain field read; linearize copies later
             // segments into the first when they fit and frees them, else leaves it unchanged.
-            let single = unsafe { sys::cidlb_pktmbuf_nb_segs(m.as_ptr()) == 1 || sys::cidlb_pktmbuf_linearize(m.as_ptr()) == 0 };
+            // nb_segs is read in Rust (a plain field), not through the shim: once per packet.
+            let single = unsafe { (*m.as_ptr()).nb_segs == 1 || sys::cidlb_pktmbuf_linearize(m.as_ptr()) == 0 };
             if !single {
                 self.multi_segment_dropped.inc();
                 drop(mbuf);
