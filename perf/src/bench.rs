@@ -26,6 +26,12 @@ pub enum Target {
     VsTestpmd(f64),
     /// cidlb/5tswap ratio at least this fraction of another profile's cidlb/5tswap ratio.
     VsProfile(&'static str, f64),
+    /// The CID path under a spoofed new-flow flood (issue 8): this profile mixes CID records
+    /// (`cid_share` of its packets) with the spoofed packets that `flood_only` sends alone;
+    /// `base` sends the CID records alone. With c = cidlb's cost per packet in CPU time, in
+    /// each round: c_CID under flood = (c(this) − (1 − cid_share) × c(flood_only)) / cid_share,
+    /// and the figure c(base) / c_CID under flood, its median over the rounds at least `min`.
+    CidUnderFlood { base: &'static str, flood_only: &'static str, cid_share: f64, min: f64 },
     /// Measured, no target.
     None,
 }
@@ -86,10 +92,54 @@ pub const BENCH_PROFILES: &[BenchProfile] = &[
     profile("flow-label-zero", "flow-label-zero", 8192, 1000, Target::VsTestpmd(0.8), "flow-label path (5-tuple fallback)", "IPv6 TCP, zero label, extension headers: 5-tuple after the walk"),
     profile("mix", "mix", 8192, 1000, Target::None, "", "70% CID, 10% ClientHellos, 10% CoAP sessions, 10% IPv6 flow-label"),
     profile("ipip", "ipip", 8192, 1000, Target::VsTestpmd(0.8), "ipip", "DTLS CID records, 1000 clients over 3 nodes, forwarded in IPv4-in-IPv4 tunnels"),
+    flood_profile("flood-base", "cid", Target::None, "", "DTLS CID records as in cid, in a flood-sized capture and config: the no-flood baseline of flood"),
+    flood_profile(
+        "flood",
+        "flood",
+        Target::CidUnderFlood { base: "flood-base", flood_only: "flood-only", cid_share: profiles::FLOOD_CID_SHARE, min: 0.95 },
+        "CID path under a new-flow flood",
+        "75% flood-base's CID records, 25% spoofed new flows (128 K distinct per pass, each a miss that evicts from the full 64 K-session table)",
+    ),
+    flood_profile("flood-only", "flood-only", Target::None, "", "flood's spoofed new flows alone (512 K distinct per pass), same table"),
 ];
+
+/// Packets of the flood captures: 128 K spoofed flows per pass in `flood`, twice the table, so
+/// a spoofed 5-tuple has always been evicted when the capture comes round to it again.
+pub const FLOOD_PACKETS: usize = 1 << 19;
+/// Session-table capacity of the flood profiles (4.5 MiB: beyond this machine's L2).
+pub const FLOOD_SESSIONS: u32 = 1 << 16;
+
+/// The flood profiles share capture size and config: a table full and evicting (never
+/// expiring: the timeout outlasts any run), and the same RX cost (same pool, same capture
+/// size) for the three, so that the differences are cidlb's work.
+const fn flood_profile(name: &'static str, generator: &'static str, target: Target, target_name: &'static str, about: &'static str) -> BenchProfile {
+    BenchProfile {
+        session_timeout: "10m",
+        sessions_per_worker: FLOOD_SESSIONS,
+        ..profile(name, generator, FLOOD_PACKETS, 1000, target, target_name, about)
+    }
+}
 
 pub fn find(name: &str) -> Option<&'static BenchProfile> {
     BENCH_PROFILES.iter().find(|p| p.name == name)
+}
+
+/// `profiles` and the profiles their targets are computed from (a `CidUnderFlood` target's
+/// base and flood), added in table order when missing.
+pub fn with_companions(profiles: Vec<&'static BenchProfile>) -> Vec<&'static BenchProfile> {
+    let mut needed: Vec<&'static str> = Vec::new();
+    for p in &profiles {
+        if let Target::CidUnderFlood { base, flood_only, .. } = p.target {
+            needed.extend([base, flood_only]);
+        }
+    }
+    let mut out = profiles;
+    for p in BENCH_PROFILES {
+        if needed.contains(&p.name) && !out.iter().any(|o| o.name == p.name) {
+            out.push(p);
+        }
+    }
+    out
 }
 
 impl BenchProfile {
@@ -236,6 +286,11 @@ pub struct ProfileResult {
     pub cpu_ratios: Vec<f64>,
     /// cidlb's drops by reason in the last round (non-zero only).
     pub drops: Vec<(String, u64)>,
+    /// Sessions cidlb evicted (table full) and expired (idle) in the last round.
+    #[serde(default)]
+    pub sessions_evicted: u64,
+    #[serde(default)]
+    pub sessions_expired: u64,
     pub error: Option<String>,
     pub skipped: Option<String>,
     /// Set when the row comes from an earlier run (`--merge`): that run's load average.
@@ -351,17 +406,25 @@ fn vdev(capture: &Path) -> String {
 }
 
 /// CPU time of one thread of a child, by name (DPDK names its lcore threads `rte-worker-N`),
-/// sampled while the child lives: the largest value seen.
+/// sampled while the child lives: the largest value seen. In nanoseconds from
+/// `/proc/PID/task/TID/schedstat` where the kernel has it, else in clock ticks (10 ms) from
+/// `stat`.
 pub struct ThreadCpu {
     pid: u32,
     name: &'static str,
     tid: Option<String>,
     ticks: u64,
+    nanos: u64,
+}
+
+/// The CPU time a thread has run, in ns (the first field of its `schedstat`).
+pub fn schedstat_ns(path: &str) -> Option<u64> {
+    std::fs::read_to_string(path).ok()?.split_whitespace().next()?.parse().ok()
 }
 
 impl ThreadCpu {
     pub fn new(pid: u32, name: &'static str) -> Self {
-        ThreadCpu { pid, name, tid: None, ticks: 0 }
+        ThreadCpu { pid, name, tid: None, ticks: 0, nanos: 0 }
     }
     pub fn sample(&mut self) {
         if self.tid.is_none() {
@@ -374,6 +437,9 @@ impl ThreadCpu {
             }
         }
         let Some(tid) = &self.tid else { return };
+        if let Some(nanos) = schedstat_ns(&format!("/proc/{}/task/{tid}/schedstat", self.pid)) {
+            self.nanos = self.nanos.max(nanos);
+        }
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/task/{tid}/stat", self.pid)) else { return };
         // Fields after the `(comm)`: state is field 3; utime and stime are fields 14 and 15.
         let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { return };
@@ -382,7 +448,11 @@ impl ThreadCpu {
         self.ticks = self.ticks.max(ticks);
     }
     pub fn seconds(&self) -> f64 {
-        self.ticks as f64 / clock_ticks_per_second() as f64
+        if self.nanos > 0 {
+            self.nanos as f64 / 1e9
+        } else {
+            self.ticks as f64 / clock_ticks_per_second() as f64
+        }
     }
 }
 
@@ -422,8 +492,17 @@ fn tail(path: &Path, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
+/// What one `cidlb run` reported besides its [`Sample`].
+#[derive(Clone, Debug, Default)]
+pub struct CidlbReport {
+    /// Drops by reason (non-zero only).
+    pub drops: Vec<(String, u64)>,
+    pub sessions_evicted: u64,
+    pub sessions_expired: u64,
+}
+
 /// `cidlb run` on the capture for `seconds`; packets and duration from its stats JSON.
-pub fn run_cidlb(options: &BenchOptions, profile: &BenchProfile, capture: &Path, config: &Path, tag: &str) -> anyhow::Result<(Sample, Vec<(String, u64)>)> {
+pub fn run_cidlb(options: &BenchOptions, profile: &BenchProfile, capture: &Path, config: &Path, tag: &str) -> anyhow::Result<(Sample, CidlbReport)> {
     let dir = &options.workdir;
     let stats = dir.join(format!("{tag}.stats.json"));
     let _ = std::fs::remove_file(&stats);
@@ -470,7 +549,12 @@ pub fn run_cidlb(options: &BenchOptions, profile: &BenchProfile, capture: &Path,
         .as_object()
         .map(|m| m.iter().filter_map(|(k, v)| v.as_u64().filter(|n| *n > 0).map(|n| (k.clone(), n))).collect())
         .unwrap_or_default();
-    Ok((Sample { packets, seconds, transmitted, tsc_hz, cpu_seconds: cpu.seconds() }, drops))
+    let report = CidlbReport {
+        drops,
+        sessions_evicted: json["totals"]["sessions_evicted"].as_u64().unwrap_or(0),
+        sessions_expired: json["totals"]["sessions_expired"].as_u64().unwrap_or(0),
+    };
+    Ok((Sample { packets, seconds, transmitted, tsc_hz, cpu_seconds: cpu.seconds() }, report))
 }
 
 /// `dpdk-testpmd --forward-mode=<mode>` driven through its prompt: start, wait, stop, quit;
@@ -557,29 +641,51 @@ fn drive_testpmd(child: &mut Child, stdout: &Path, seconds: f64) -> anyhow::Resu
     Ok(Sample { packets: field("RX-packets:")?, transmitted: field("TX-packets:")?, seconds: elapsed, tsc_hz: 0, cpu_seconds: cpu.seconds() })
 }
 
-/// Run every profile of `options`, printing progress to stderr.
+/// Run every profile of `options`, printing progress to stderr. Rounds go over the profiles
+/// in turn (round 1 of every profile, then round 2, ...), so that machine noise hits the
+/// profiles alike too, and the same round of profiles that are compared with each other
+/// (`CidUnderFlood`) is measured close together. A profile that fails is not run again.
 pub fn run(options: &BenchOptions) -> anyhow::Result<Vec<ProfileResult>> {
     std::fs::create_dir_all(&options.workdir)?;
     let mut results = Vec::new();
+    let mut inputs = Vec::new();
     for profile in &options.profiles {
         let mut result = ProfileResult { name: profile.name.to_string(), ..Default::default() };
+        let mut input = None;
         if !profile.implemented {
             result.skipped = Some("not implemented yet".into());
-            results.push(result);
-            continue;
+        } else {
+            result.memory = memory_args(profile, "probe", options.no_huge).1;
+            match prepare(options, profile) {
+                Ok(files) => input = Some(files),
+                Err(e) => fail(&mut result, &e),
+            }
         }
-        result.memory = memory_args(profile, "probe", options.no_huge).1;
-        if let Err(e) = run_profile(options, profile, &mut result) {
-            eprintln!("bench {}: {e:#}", profile.name);
-            result.error = Some(e.root_cause().to_string().lines().next().unwrap_or_default().to_string());
-        }
-        result.load = load_average();
         results.push(result);
+        inputs.push(input);
+    }
+    for round in 0..options.rounds {
+        for ((profile, result), input) in options.profiles.iter().zip(&mut results).zip(&inputs) {
+            let Some((capture, config)) = input else { continue };
+            if result.error.is_some() {
+                continue;
+            }
+            if let Err(e) = run_round(options, profile, capture, config, round, result) {
+                fail(result, &e);
+            }
+            result.load = load_average();
+        }
     }
     Ok(results)
 }
 
-fn run_profile(options: &BenchOptions, profile: &BenchProfile, result: &mut ProfileResult) -> anyhow::Result<()> {
+fn fail(result: &mut ProfileResult, e: &anyhow::Error) {
+    eprintln!("bench {}: {e:#}", result.name);
+    result.error = Some(e.root_cause().to_string().lines().next().unwrap_or_default().to_string());
+}
+
+/// The profile's capture (generated unless present) and config, in the work directory.
+fn prepare(options: &BenchOptions, profile: &BenchProfile) -> anyhow::Result<(PathBuf, PathBuf)> {
     let capture = options.workdir.join(format!("{}.pcap", profile.name));
     if !capture.exists() {
         let packets = profiles::generate(profile.generator, &profile.params()).map_err(|e| anyhow!(e))?;
@@ -587,52 +693,105 @@ fn run_profile(options: &BenchOptions, profile: &BenchProfile, result: &mut Prof
     }
     let config = options.workdir.join(format!("{}.toml", profile.name));
     std::fs::write(&config, profile.config())?;
-    for round in 0..options.rounds {
-        let tag = |what: &str| format!("{}-{what}-r{round}", profile.name);
-        eprintln!("bench {} round {}/{}: cidlb", profile.name, round + 1, options.rounds);
-        let (cidlb, drops) = run_cidlb(options, profile, &capture, &config, &tag("cidlb"))?;
-        eprintln!("  cidlb {:.2} Mpps; testpmd 5tswap", cidlb.mpps());
-        let tswap = run_testpmd(options, profile, &capture, "5tswap", &tag("5tswap"))?;
-        eprintln!("  5tswap {:.2} Mpps", tswap.mpps());
-        if options.io_floor {
-            let io = run_testpmd(options, profile, &capture, "io", &tag("io"))?;
-            eprintln!("  io {:.2} Mpps", io.mpps());
-            result.testpmd_io.push(io);
-        }
-        if tswap.mpps() > 0.0 {
-            result.ratios.push(cidlb.mpps() / tswap.mpps());
-        }
-        if tswap.mpps_cpu() > 0.0 && cidlb.mpps_cpu() > 0.0 {
-            result.cpu_ratios.push(cidlb.mpps_cpu() / tswap.mpps_cpu());
-        }
-        result.cidlb.push(cidlb);
-        result.testpmd_5tswap.push(tswap);
-        result.drops = drops;
+    Ok((capture, config))
+}
+
+fn run_round(options: &BenchOptions, profile: &BenchProfile, capture: &Path, config: &Path, round: usize, result: &mut ProfileResult) -> anyhow::Result<()> {
+    let tag = |what: &str| format!("{}-{what}-r{round}", profile.name);
+    eprintln!("bench {} round {}/{}: cidlb", profile.name, round + 1, options.rounds);
+    let (cidlb, report) = run_cidlb(options, profile, capture, config, &tag("cidlb"))?;
+    eprintln!("  cidlb {:.2} Mpps; testpmd 5tswap", cidlb.mpps());
+    let tswap = run_testpmd(options, profile, capture, "5tswap", &tag("5tswap"))?;
+    eprintln!("  5tswap {:.2} Mpps", tswap.mpps());
+    if options.io_floor {
+        let io = run_testpmd(options, profile, capture, "io", &tag("io"))?;
+        eprintln!("  io {:.2} Mpps", io.mpps());
+        result.testpmd_io.push(io);
     }
+    if tswap.mpps() > 0.0 {
+        result.ratios.push(cidlb.mpps() / tswap.mpps());
+    }
+    if tswap.mpps_cpu() > 0.0 && cidlb.mpps_cpu() > 0.0 {
+        result.cpu_ratios.push(cidlb.mpps_cpu() / tswap.mpps_cpu());
+    }
+    result.cidlb.push(cidlb);
+    result.testpmd_5tswap.push(tswap);
+    result.drops = report.drops;
+    result.sessions_evicted = report.sessions_evicted;
+    result.sessions_expired = report.sessions_expired;
     Ok(())
 }
 
 /// Whether a result meets its target (None: no target or no numbers).
 pub fn target_met(result: &ProfileResult, all: &[ProfileResult]) -> Option<bool> {
     let profile = find(&result.name)?;
-    let ratio = result.ratio()?;
     match profile.target {
-        Target::VsTestpmd(t) => Some(ratio >= t),
+        Target::VsTestpmd(t) => Some(result.ratio()? >= t),
         // Strict: cidlb's own Mpps against its Mpps on the other profile (the normalised
         // ratio-of-ratios is shown beside it, not used).
         Target::VsProfile(other, t) => {
             let base = all.iter().find(|r| r.name == other)?.cidlb_mpps()?;
             Some(result.cidlb_mpps()? / base >= t)
         }
+        Target::CidUnderFlood { min, .. } => {
+            // Without evictions the table was not churning: nothing was measured.
+            if result.sessions_evicted == 0 {
+                return None;
+            }
+            Some(cid_under_flood(result, all)? >= min)
+        }
         Target::None => None,
     }
+}
+
+/// The cost of a CID packet under the flood, from the cost per packet of the mix (CID share
+/// `cid_share`) and of the flood alone: (c_mix − (1 − cid_share) × c_flood) / cid_share.
+pub fn cid_cost_under_flood(c_mix: f64, c_flood_only: f64, cid_share: f64) -> f64 {
+    (c_mix - (1.0 - cid_share) * c_flood_only) / cid_share
+}
+
+/// cidlb's cost per packet in CPU time (seconds of the forwarding thread per packet).
+fn cpu_cost(sample: &Sample) -> Option<f64> {
+    (sample.cpu_seconds > 0.0 && sample.packets > 0).then(|| sample.cpu_seconds / sample.packets as f64)
+}
+
+/// Per round, for a `CidUnderFlood` profile: (c(base), c_CID under flood) in CPU seconds per
+/// packet, from the runs of the same round (the three are paired by round index; a profile
+/// that failed stops, so its samples are rounds 0..n). None when the target is another kind,
+/// a companion is missing or the rows come from different runs (`--merge`).
+pub fn cid_under_flood_rounds(result: &ProfileResult, all: &[ProfileResult]) -> Option<Vec<(f64, f64)>> {
+    let Target::CidUnderFlood { base, flood_only, cid_share, .. } = find(&result.name)?.target else { return None };
+    let base = all.iter().find(|r| r.name == base)?;
+    let flood_only = all.iter().find(|r| r.name == flood_only)?;
+    if base.earlier_run != result.earlier_run || flood_only.earlier_run != result.earlier_run {
+        return None;
+    }
+    let rounds: Vec<(f64, f64)> = base
+        .cidlb
+        .iter()
+        .zip(&result.cidlb)
+        .zip(&flood_only.cidlb)
+        .filter_map(|((b, m), f)| Some((cpu_cost(b)?, cid_cost_under_flood(cpu_cost(m)?, cpu_cost(f)?, cid_share))))
+        .filter(|(_, under)| *under > 0.0)
+        .collect();
+    (!rounds.is_empty()).then_some(rounds)
+}
+
+/// The `CidUnderFlood` figure: the median over the rounds of c(base) / c_CID under flood
+/// (CID throughput under flood as a fraction of without).
+pub fn cid_under_flood(result: &ProfileResult, all: &[ProfileResult]) -> Option<f64> {
+    median(&mut cid_under_flood_rounds(result, all)?.iter().map(|(base, under)| base / under).collect::<Vec<_>>())
 }
 
 fn target_text(profile: &BenchProfile) -> String {
     match profile.target {
         Target::VsTestpmd(t) => format!("≥ {t} × 5tswap ({})", profile.target_name),
         Target::VsProfile(other, t) => format!("cidlb Mpps ≥ {t} × {other}'s ({})", profile.target_name),
-        Target::None => "—".into(),
+        Target::CidUnderFlood { base, min, .. } => format!("CID throughput under flood ≥ {min} × without ({base}) ({})", profile.target_name),
+        Target::None => match BENCH_PROFILES.iter().find(|p| matches!(p.target, Target::CidUnderFlood { base, flood_only, .. } if base == profile.name || flood_only == profile.name)) {
+            Some(user) => format!("— (input of {}'s)", user.name),
+            None => "—".into(),
+        },
     }
 }
 
@@ -665,6 +824,10 @@ pub fn render_table(results: &[ProfileResult], options: &BenchOptions, load: &st
                     _ => f(r.ratio(), 2),
                 }
             }
+            Target::CidUnderFlood { .. } => match cid_under_flood(r, results) {
+                Some(under) => format!("{}; CID under flood {under:.3} of without (derived, see below)", f(r.ratio(), 2)),
+                None => format!("{}; CID under flood: — (see below)", f(r.ratio(), 2)),
+            },
             _ => f(r.ratio(), 2),
         };
         let _ = writeln!(
@@ -685,7 +848,7 @@ pub fn render_table(results: &[ProfileResult], options: &BenchOptions, load: &st
     let tsc = results.iter().flat_map(|r| r.cidlb.iter()).map(|s| s.tsc_hz).find(|h| *h > 0).unwrap_or(0);
     let _ = writeln!(
         out,
-        "{} rounds × {} s per program and profile, medians. Mpps = packets received / forwarding time (cidlb: `--stats-json` totals.rx_packets / duration_seconds; testpmd: accumulated RX-packets / time from `start` to `stop`). ratio = median of per-round cidlb / 5tswap (the target and met? use it). cycles/packet = TSC Hz ({:.2} GHz) × duration / packets of the one busy-polling worker (wall clock: includes time the worker was preempted). The CPU-time columns use the forwarding thread's own CPU time (`/proc/PID/task/TID/stat` of `rte-worker-1`) instead of the wall clock, which removes the preemption of a shared machine. Load average at the end: {load}. Machine: {}.",
+        "{} rounds × {} s per program and profile, medians. Mpps = packets received / forwarding time (cidlb: `--stats-json` totals.rx_packets / duration_seconds; testpmd: accumulated RX-packets / time from `start` to `stop`). ratio = median of per-round cidlb / 5tswap (the target and met? use it). cycles/packet = TSC Hz ({:.2} GHz) × duration / packets of the one busy-polling worker (wall clock: includes time the worker was preempted). The CPU-time columns use the forwarding thread's own CPU time (`/proc/PID/task/TID/schedstat`, else `stat`, of `rte-worker-1`) instead of the wall clock, which removes the preemption of a shared machine. Load average at the end: {load}. Machine: {}.",
         options.rounds,
         options.seconds,
         tsc as f64 / 1e9,
@@ -698,6 +861,9 @@ pub fn render_table(results: &[ProfileResult], options: &BenchOptions, load: &st
                 let drops: Vec<String> = r.drops.iter().map(|(k, v)| format!("{k} {v}")).collect();
                 notes.push(format!("`{}`: cidlb forwarded {:.1}% (drops: {})", r.name, fraction * 100.0, drops.join(", ")));
             }
+        }
+        if let Some(note) = cid_under_flood_note(r, results) {
+            notes.push(note);
         }
         if r.memory.starts_with("--no-huge") {
             notes.push(format!("`{}`: both programs ran with `{}` (not enough free hugepages for the capture's pool)", r.name, r.memory));
@@ -721,6 +887,39 @@ pub fn render_table(results: &[ProfileResult], options: &BenchOptions, load: &st
         let _ = writeln!(out, "\n- {n}");
     }
     out
+}
+
+/// How a `CidUnderFlood` row's figure was computed, with its inputs.
+fn cid_under_flood_note(r: &ProfileResult, all: &[ProfileResult]) -> Option<String> {
+    let profile = find(&r.name)?;
+    let Target::CidUnderFlood { base, flood_only, cid_share, .. } = profile.target else { return None };
+    let flood_share = 1.0 - cid_share;
+    let mut note = format!(
+        "`{}`: CID under flood = median over the rounds of c(`{base}`) / c_CID, c_CID = (c(`{}`) − {flood_share} × c(`{flood_only}`)) / {cid_share}: the cost of a CID packet while the flood churns the session table, against its cost without the flood (c = cidlb's cycles per packet in CPU time; the three profiles run in turn within each round, and each round's three runs give one value)",
+        r.name, r.name
+    );
+    match cid_under_flood_rounds(r, all) {
+        Some(rounds) => {
+            let hz = r.tsc_hz() as f64;
+            let values: Vec<String> = rounds.iter().map(|(b, u)| format!("{:.3} ({:.0} / {:.0} cycles)", b / u, b * hz, u * hz)).collect();
+            let _ = write!(note, "; per round: {}", values.join(", "));
+        }
+        None => {
+            let _ = write!(note, "; not computed: needs `{base}`, `{}` and `{flood_only}` measured in the same run", r.name);
+        }
+    }
+    let evictions = |name: &str| all.iter().find(|o| o.name == name).map(|o| format!("{} evicted, {} expired", o.sessions_evicted, o.sessions_expired)).unwrap_or_else(|| "not run".into());
+    let _ = write!(
+        note,
+        ". Session table of {} entries, timeout {}; last round: `{}` {}, `{flood_only}` {}{}",
+        profile.sessions_per_worker,
+        profile.session_timeout,
+        r.name,
+        evictions(&r.name),
+        evictions(flood_only),
+        if r.sessions_evicted == 0 { " (no eviction: the flood did not churn the table, so no figure is claimed)" } else { "" }
+    );
+    Some(note)
 }
 
 fn machine() -> String {
@@ -780,6 +979,130 @@ mod tests {
         assert_eq!(merged[0].earlier_run.as_deref(), Some("1"));
         assert_eq!(merged[1].earlier_run, None);
         assert_eq!(merged[1].load, "2");
+    }
+
+    /// A result whose cidlb samples cost `costs` cycles per packet in CPU time (at 1 GHz).
+    fn costed(name: &str, costs: &[f64], evicted: u64) -> ProfileResult {
+        let sample = |c: &f64| Sample { packets: 1_000_000, seconds: 2.0, transmitted: 1_000_000, tsc_hz: 1_000_000_000, cpu_seconds: c * 1e-3 };
+        let tswap = Sample { packets: 4_000_000, seconds: 2.0, transmitted: 4_000_000, tsc_hz: 0, cpu_seconds: 2.0 };
+        ProfileResult {
+            name: name.into(),
+            cidlb: costs.iter().map(sample).collect(),
+            testpmd_5tswap: vec![tswap; costs.len()],
+            ratios: vec![0.25; costs.len()],
+            sessions_evicted: evicted,
+            load: "0.5 0.5 0.5".into(),
+            ..Default::default()
+        }
+    }
+
+    fn options() -> BenchOptions {
+        BenchOptions {
+            profiles: Vec::new(),
+            rounds: 3,
+            seconds: 2.0,
+            workdir: PathBuf::from("/tmp"),
+            cidlb: PathBuf::from("cidlb"),
+            testpmd: PathBuf::from("dpdk-testpmd"),
+            io_floor: false,
+            no_huge: false,
+        }
+    }
+
+    #[test]
+    fn cid_cost_under_flood_undoes_the_mix() {
+        // CID packets 400 cycles, spoofed 1600: the 75/25 mix costs 700 a packet.
+        let mix = 0.75 * 400.0 + 0.25 * 1600.0;
+        assert!((cid_cost_under_flood(mix, 1600.0, 0.75) - 400.0).abs() < 1e-9);
+        assert!((cid_cost_under_flood(1000.0, 1000.0, 0.5) - 1000.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn flood_profiles_share_capture_and_config() {
+        let flood = find("flood").unwrap();
+        let Target::CidUnderFlood { base, flood_only, cid_share, min } = flood.target else { panic!("flood's target") };
+        assert_eq!((cid_share, min), (profiles::FLOOD_CID_SHARE, 0.95));
+        for other in [find(base).unwrap(), find(flood_only).unwrap()] {
+            assert_eq!((other.packets, other.sessions_per_worker, other.session_timeout, other.mbufs()), (flood.packets, flood.sessions_per_worker, flood.session_timeout, flood.mbufs()), "{}", other.name);
+            assert_eq!(other.target, Target::None);
+        }
+        assert_eq!(find(base).unwrap().generator, "cid");
+        // The flood's spoofed flows per pass: at least twice the table (see profiles' tests).
+        assert!((1.0 - cid_share) * flood.packets as f64 >= 2.0 * f64::from(flood.sessions_per_worker));
+    }
+
+    #[test]
+    fn selecting_flood_brings_its_companions() {
+        let names = |v: Vec<&BenchProfile>| v.iter().map(|p| p.name).collect::<Vec<_>>();
+        assert_eq!(names(with_companions(vec![find("flood").unwrap()])), ["flood", "flood-base", "flood-only"]);
+        assert_eq!(names(with_companions(vec![find("flood-only").unwrap(), find("flood").unwrap(), find("flood-base").unwrap()])), ["flood-only", "flood", "flood-base"]);
+        assert_eq!(names(with_companions(vec![find("cid").unwrap()])), ["cid"]);
+    }
+
+    #[test]
+    fn cid_under_flood_is_the_median_of_per_round_figures() {
+        // Round costs (cycles/packet): base 400, 400, 500; flood-only 1600, 1600, 1600; the mix
+        // 700 (CID 400), 730 (CID 440), 700 (CID 400). Per round: 1.0, 0.909, 1.25 → 1.0.
+        let all = vec![costed("flood-base", &[400.0, 400.0, 500.0], 0), costed("flood", &[700.0, 730.0, 700.0], 9), costed("flood-only", &[1600.0, 1600.0, 1600.0], 9)];
+        let rounds = cid_under_flood_rounds(&all[1], &all).unwrap();
+        assert_eq!(rounds.len(), 3);
+        assert!((rounds[1].1 * 1e9 - 440.0).abs() < 1e-6, "{rounds:?}");
+        let figure = cid_under_flood(&all[1], &all).unwrap();
+        assert!((figure - 1.0).abs() < 1e-9, "{figure}");
+        assert_eq!(target_met(&all[1], &all), Some(true));
+        // The base and flood-only rows have no target of their own.
+        assert_eq!(target_met(&all[0], &all), None);
+        assert_eq!(target_met(&all[2], &all), None);
+
+        // CID packets 10% dearer under flood in every round: not met.
+        let slow = vec![costed("flood-base", &[400.0; 3], 0), costed("flood", &[730.0; 3], 9), costed("flood-only", &[1600.0; 3], 9)];
+        let figure = cid_under_flood(&slow[1], &slow).unwrap();
+        assert!((figure - 400.0 / 440.0).abs() < 1e-9, "{figure}");
+        assert_eq!(target_met(&slow[1], &slow), Some(false));
+
+        // Paired by round: a companion that stopped after one round gives one figure.
+        let short = vec![costed("flood-base", &[400.0], 0), costed("flood", &[700.0, 900.0], 9), costed("flood-only", &[1600.0; 2], 9)];
+        assert_eq!(cid_under_flood_rounds(&short[1], &short).unwrap().len(), 1);
+        // No figure without a companion, from rows of different runs, or without evictions.
+        assert_eq!(cid_under_flood(&all[1], &all[1..]), None);
+        let mut merged = all.clone();
+        merged[0].earlier_run = Some("1.0 1.0 1.0".into());
+        assert_eq!(cid_under_flood(&merged[1], &merged), None);
+        assert_eq!(target_met(&merged[1], &merged), None);
+        let mut calm = all.clone();
+        calm[1].sessions_evicted = 0;
+        assert_eq!(target_met(&calm[1], &calm), None);
+    }
+
+    #[test]
+    fn table_shows_the_cid_under_flood_figure_and_how_it_is_computed() {
+        let all = vec![costed("flood-base", &[400.0, 400.0, 500.0], 0), costed("flood", &[700.0, 730.0, 700.0], 123), costed("flood-only", &[1600.0; 3], 456)];
+        let table = render_table(&all, &options(), "0.5 0.5 0.5");
+        let row = table.lines().find(|l| l.starts_with("| `flood` |")).unwrap();
+        assert!(row.contains("0.25; CID under flood 1.000 of without"), "{row}");
+        assert!(row.contains("CID throughput under flood ≥ 0.95 × without (flood-base)"), "{row}");
+        assert!(row.ends_with("| yes |"), "{row}");
+        let base = table.lines().find(|l| l.starts_with("| `flood-base` |")).unwrap();
+        assert!(base.contains("— (input of flood's) | — |"), "{base}");
+        let note = table.lines().find(|l| l.starts_with("- `flood`: CID under flood")).unwrap();
+        assert!(note.contains("(c(`flood`) − 0.25 × c(`flood-only`)) / 0.75"), "{note}");
+        assert!(note.contains("per round: 1.000 (400 / 400 cycles), 0.909 (400 / 440 cycles), 1.250 (500 / 400 cycles)"), "{note}");
+        assert!(note.contains("`flood` 123 evicted, 0 expired, `flood-only` 456 evicted"), "{note}");
+
+        // The JSON results file round-trips to the same table.
+        let json = serde_json::to_string_pretty(&all).unwrap();
+        let back: Vec<ProfileResult> = serde_json::from_str(&json).unwrap();
+        assert_eq!(render_table(&back, &options(), "0.5 0.5 0.5"), table);
+
+        let slow = vec![costed("flood-base", &[400.0; 3], 0), costed("flood", &[730.0; 3], 1), costed("flood-only", &[1600.0; 3], 1)];
+        let table = render_table(&slow, &options(), "x");
+        let row = table.lines().find(|l| l.starts_with("| `flood` |")).unwrap();
+        assert!(row.contains("CID under flood 0.909 of without") && row.ends_with("| **no** |"), "{row}");
+
+        let alone = render_table(&slow[1..2], &options(), "x");
+        let row = alone.lines().find(|l| l.starts_with("| `flood` |")).unwrap();
+        assert!(row.contains("CID under flood: —") && row.ends_with("| — |"), "{row}");
+        assert!(alone.contains("not computed: needs `flood-base`, `flood` and `flood-only` measured in the same run"), "{alone}");
     }
 
     #[test]

@@ -115,6 +115,18 @@ enum Command {
     },
 }
 
+/// The named bench profiles (all when none is named), with the profiles their targets need.
+fn select(names: &[String]) -> anyhow::Result<Vec<&'static bench::BenchProfile>> {
+    if names.is_empty() {
+        return Ok(BENCH_PROFILES.iter().collect());
+    }
+    let named = names
+        .iter()
+        .map(|n| bench::find(n).ok_or_else(|| anyhow!("unknown bench profile `{n}` (see `cidlb-perf profiles`)")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(bench::with_companions(named))
+}
+
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Gen { profile, packets, flows, nodes, size, seed, out } => {
@@ -147,14 +159,7 @@ fn main() -> anyhow::Result<()> {
             print!("{}", p.config());
         }
         Command::Bench { profiles, rounds, seconds, workdir, cidlb, testpmd, no_io, no_huge, readme, json, merge, from_json } => {
-            let selected = if profiles.is_empty() {
-                BENCH_PROFILES.iter().collect()
-            } else {
-                profiles
-                    .iter()
-                    .map(|n| bench::find(n).ok_or_else(|| anyhow!("unknown bench profile `{n}` (see `cidlb-perf profiles`)")))
-                    .collect::<anyhow::Result<Vec<_>>>()?
-            };
+            let selected = select(&profiles)?;
             if rounds == 0 || !(seconds > 0.0 && seconds <= 600.0) {
                 bail!("--rounds must be at least 1 and --seconds in (0, 600]");
             }
@@ -198,18 +203,17 @@ fn main() -> anyhow::Result<()> {
             }
         }
         Command::Micro { profiles, packets } => {
-            let selected: Vec<&bench::BenchProfile> = if profiles.is_empty() {
-                BENCH_PROFILES.iter().collect()
-            } else {
-                profiles
-                    .iter()
-                    .map(|n| bench::find(n).ok_or_else(|| anyhow!("unknown bench profile `{n}` (see `cidlb-perf profiles`)")))
-                    .collect::<anyhow::Result<Vec<_>>>()?
-            };
-            println!("| profile | packets | ns/packet | Mpps | dropped |\n|---|---:|---:|---:|---:|");
+            let selected = select(&profiles)?;
+            println!("| profile | packets | ns/packet | ns/packet (CPU time) | Mpps | dropped |\n|---|---:|---:|---:|---:|---:|");
+            let mut measured = Vec::new();
             for p in selected {
                 let r = cidlb_perf::micro::run(p, packets)?;
-                println!("| `{}` | {} | {:.1} | {:.2} | {} |", p.name, r.packets, r.ns_per_packet(), 1e3 / r.ns_per_packet(), r.dropped);
+                let cpu = r.cpu_ns_per_packet();
+                println!("| `{}` | {} | {:.1} | {cpu:.1} | {:.2} | {} |", p.name, r.packets, r.ns_per_packet(), 1e3 / r.ns_per_packet(), r.dropped);
+                measured.push((p.name, cpu));
+            }
+            for line in cidlb_perf::micro::derived(&measured) {
+                println!("\n{line}");
             }
         }
         #[cfg(feature = "dpdk")]

@@ -111,7 +111,8 @@ pub const PROFILES: &[(&str, &str)] = &[
     ("session", "plain CoAP over a fixed set of `flows` 5-tuples (the session hit path)"),
     ("flow-label", "IPv6 TCP with non-zero flow labels over a fixed set of flows"),
     ("flow-label-ext", "as flow-label, with hop-by-hop and destination options headers"),
-    ("flood", "a spoofed new-flow flood (random sources and ports: CoAP to the five-tuple service, ClientHellos to the dtls-cid service) with one CID record in four from the cid profile's clients; compare its CID throughput with the cid profile's"),
+    ("flood", "75% DTLS CID records (the cid profile's records, in its order) and 25% spoofed new flows (random sources and ports, half CoAP to the five-tuple service, half ClientHellos to the dtls-cid service: each a new session); against a `cid` capture and `flood-only` it gives the CID cost under flood (bench profiles flood-base, flood, flood-only)"),
+    ("flood-only", "the flood profile's spoofed new flows alone, in the same order (no CID record)"),
     ("flow-label-frag", "IPv6 UDP with non-zero flow labels, every datagram in two fragments (the label routes every fragment)"),
     ("flow-label-zero", "IPv6 TCP with a zero flow label and extension headers (5-tuple after the extension-header walk)"),
     ("mix", "70% CID records, 10% ClientHellos from new 5-tuples, 10% plain CoAP sessions, 10% IPv6 flow-label TCP"),
@@ -149,13 +150,7 @@ pub fn generate(profile: &str, params: &ProfileParams) -> Result<Vec<CapturedPac
     let nodes = params.nodes.max(1);
     let frames: Vec<Vec<u8>> = match profile {
         "demo" => demo(&mut rng, params),
-        "cid" | "ipip" => (0..params.packets)
-            .map(|i| {
-                let client = rng.below(flows as u64) as u32;
-                let node = 1 + (client % nodes as u32) as u8;
-                cid_packet(client, 20000 + (client % 40000) as u16, node, i as u64, params.size)
-            })
-            .collect(),
+        "cid" | "ipip" => (0..params.packets).map(|i| cid_stream_packet(&mut rng, params, i as u64)).collect(),
         // Address and source port both vary: up to 32 M distinct 5-tuples.
         "handshake" => (0..params.packets).map(|i| handshake_packet(i as u32 % 500, 1024 + ((i / 500) % 64000) as u16)).collect(),
         // Flows visited in order: each 5-tuple once per `flows` packets, so with more flows
@@ -172,24 +167,26 @@ pub fn generate(profile: &str, params: &ProfileParams) -> Result<Vec<CapturedPac
                 label_tcp_packet(flow, label_of(flow), params.size)
             })
             .collect(),
-        "flood" => (0..params.packets)
-            .map(|i| {
-                if i % 4 == 0 {
-                    let client = rng.below(flows as u64) as u32;
-                    let node = NODES4[(client % 3) as usize].0;
-                    return cid_packet(client, 20000 + (client % 40000) as u16, node, i as u64, params.size);
-                }
-                // Spoofed: any unicast source, any port; never the same 5-tuple twice in practice.
-                let source = Ipv4Addr::from((rng.next_u64() as u32 & 0x7fff_ffff) | 0x0100_0000);
-                let source_port = 1024 + rng.below(64_000) as u16;
-                let builder = if i % 2 == 0 {
-                    PacketBuilder::udp4(source, VIP4, source_port, COAP_PORT).payload(&[0x40, 0x01, (i >> 8) as u8, i as u8])
-                } else {
-                    PacketBuilder::udp4(source, VIP4, source_port, COAPS_PORT).payload(&dtls::client_hello(60))
-                };
-                from_gateway(builder).build()
-            })
-            .collect(),
+        // Two independent streams: packet j of the CID stream is packet j of the `cid`
+        // capture, spoofed packet j is packet j of the `flood-only` capture.
+        "flood" => {
+            let mut spoofer = Spoofer::new(params.seed);
+            let mut cids = 0u64;
+            (0..params.packets)
+                .map(|i| {
+                    if flood_is_cid(i, FLOOD_CID_SHARE) {
+                        cids += 1;
+                        cid_stream_packet(&mut rng, params, cids - 1)
+                    } else {
+                        spoofer.next()
+                    }
+                })
+                .collect()
+        }
+        "flood-only" => {
+            let mut spoofer = Spoofer::new(params.seed);
+            (0..params.packets).map(|_| spoofer.next()).collect()
+        }
         "flow-label-ext" => (0..params.packets)
             .map(|_| {
                 let flow = rng.below(flows as u64) as u32;
@@ -242,6 +239,52 @@ pub fn generate(profile: &str, params: &ProfileParams) -> Result<Vec<CapturedPac
         .enumerate()
         .map(|(i, bytes)| CapturedPacket { port: 0, timestamp_ns: 1_000_000_000 + i as u64 * params.gap_ns, bytes })
         .collect())
+}
+
+/// Packet `i` of the `cid` capture: a CID record from one of `flows` clients, for the node
+/// its CID names (ids 1..=`nodes`, by client).
+fn cid_stream_packet(rng: &mut Rng, params: &ProfileParams, i: u64) -> Vec<u8> {
+    let client = rng.below(u64::from(params.flows.max(1))) as u32;
+    let node = 1 + (client % u32::from(params.nodes.max(1))) as u8;
+    cid_packet(client, 20000 + (client % 40000) as u16, node, i, params.size)
+}
+
+/// The share of DTLS CID records in the `flood` capture; the rest are spoofed new flows.
+pub const FLOOD_CID_SHARE: f64 = 0.75;
+
+/// Whether packet `i` of a flood capture with CID share `share` is a CID record: the first
+/// `n` packets hold exactly ⌊n × share⌋ of them, spread evenly (0.75: spoofed, CID, CID, CID).
+pub fn flood_is_cid(i: usize, share: f64) -> bool {
+    ((i + 1) as f64 * share).floor() > (i as f64 * share).floor()
+}
+
+/// The spoofed new flows of `flood` and `flood-only`: any unicast source, any source port (so
+/// never the same 5-tuple twice in practice), alternately a CoAP GET to the five-tuple service
+/// and a ClientHello to the dtls-cid service (no CID: the session path). Each one misses the
+/// session table and inserts.
+struct Spoofer {
+    rng: Rng,
+    sent: u32,
+}
+
+impl Spoofer {
+    fn new(seed: u64) -> Self {
+        // Its own stream, independent of the CID records drawn beside it.
+        Spoofer { rng: Rng::new(seed ^ 0x5b0f_ed5b_0f00_d5ed), sent: 0 }
+    }
+
+    fn next(&mut self) -> Vec<u8> {
+        let j = self.sent;
+        self.sent += 1;
+        let source = Ipv4Addr::from((self.rng.next_u64() as u32 & 0x7fff_ffff) | 0x0100_0000);
+        let source_port = 1024 + self.rng.below(64_000) as u16;
+        let builder = if j.is_multiple_of(2) {
+            PacketBuilder::udp4(source, VIP4, source_port, COAP_PORT).payload(&[0x40, 0x01, (j >> 8) as u8, j as u8])
+        } else {
+            PacketBuilder::udp4(source, VIP4, source_port, COAPS_PORT).payload(&dtls::client_hello(60))
+        };
+        from_gateway(builder).build()
+    }
 }
 
 /// Plain CoAP from session `i`: client address and source port both vary, so a million
@@ -335,4 +378,73 @@ fn fix_lengths_v4(mut frame: Vec<u8>) -> Vec<u8> {
     frame[38..40].copy_from_slice(&udp_len.to_be_bytes());
     frame[40..42].copy_from_slice(&[0, 0]); // no UDP checksum (RFC 768 allows it on IPv4)
     frame
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::{self, Target};
+    use cidlb_dataplane::wire;
+    use std::collections::HashSet;
+
+    /// The CID a frame's first DTLS CID record carries, if it is one to the dtls-cid service.
+    fn cid_of(frame: &[u8]) -> Option<Vec<u8>> {
+        let parsed = wire::parse(frame).expect("generated frames parse");
+        if parsed.dport != COAPS_PORT {
+            return None;
+        }
+        wire::dtls::first_cid(parsed.udp_payload(frame), 6).ok().flatten().map(<[u8]>::to_vec)
+    }
+
+    fn five_tuple(frame: &[u8]) -> ([u8; 16], u16, u16) {
+        let parsed = wire::parse(frame).unwrap();
+        (parsed.src, parsed.sport, parsed.dport)
+    }
+
+    fn frames(generator: &str, params: &ProfileParams) -> Vec<Vec<u8>> {
+        generate(generator, params).unwrap().into_iter().map(|p| p.bytes).collect()
+    }
+
+    #[test]
+    fn flood_cid_share_is_the_targets_and_flood_only_has_no_cid_record() {
+        let profile = bench::find("flood").unwrap();
+        let Target::CidUnderFlood { base, flood_only, cid_share, .. } = profile.target else { panic!("flood's target") };
+        let params = ProfileParams { packets: 40_000, ..profile.params() };
+        let flood = frames(profile.generator, &params);
+        let cid_records = flood.iter().filter(|f| cid_of(f).is_some()).count();
+        assert_eq!(cid_records as f64, cid_share * params.packets as f64, "flood's CID share");
+        assert_eq!(cid_share, FLOOD_CID_SHARE);
+        // Every 4-packet window holds exactly its share: the mix is even, not bursty.
+        for window in flood.chunks(4) {
+            assert_eq!(window.iter().filter(|f| cid_of(f).is_some()).count(), 3);
+        }
+
+        let only = frames(bench::find(flood_only).unwrap().generator, &params);
+        assert!(only.iter().all(|f| cid_of(f).is_none()), "flood-only has no CID record");
+        // flood = the base's CID records and flood-only's packets, each in its own order.
+        let cids: Vec<&Vec<u8>> = flood.iter().filter(|f| cid_of(f).is_some()).collect();
+        let spoofed: Vec<&Vec<u8>> = flood.iter().filter(|f| cid_of(f).is_none()).collect();
+        let base = frames(bench::find(base).unwrap().generator, &params);
+        assert!(cids.iter().zip(&base).all(|(a, b)| *a == b), "flood's CID records are the base capture's, in order");
+        assert!(spoofed.iter().zip(&only).all(|(a, b)| *a == b), "flood's spoofed packets are flood-only's, in order");
+        // Half CoAP to the five-tuple service, half ClientHellos to the dtls-cid service.
+        let coap = only.iter().filter(|f| five_tuple(f).2 == COAP_PORT).count();
+        assert_eq!(coap * 2, only.len());
+    }
+
+    /// Every spoofed 5-tuple of a pass over the bench capture is distinct, and a pass holds at
+    /// least twice the session table: when the capture comes round to a spoofed flow again it
+    /// has been evicted, so every spoofed packet misses and inserts into a full table.
+    #[test]
+    fn flood_captures_overfill_the_session_table_each_pass() {
+        for name in ["flood", "flood-only"] {
+            let profile = bench::find(name).unwrap();
+            let frames = frames(profile.generator, &profile.params());
+            assert_eq!(frames.len(), profile.packets);
+            let spoofed: Vec<_> = frames.iter().filter(|f| cid_of(f).is_none()).map(|f| five_tuple(f)).collect();
+            let distinct: HashSet<_> = spoofed.iter().collect();
+            assert!(distinct.len() + 8 >= spoofed.len(), "{name}: {} distinct of {}", distinct.len(), spoofed.len());
+            assert!(distinct.len() >= 2 * profile.sessions_per_worker as usize, "{name}: {} spoofed flows per pass", distinct.len());
+        }
+    }
 }
