@@ -101,13 +101,29 @@ impl Classifier {
             return Some(Verdict::Drop(DropReason::NoService));
         };
         let service = &snapshot.services[service_index as usize];
-        Some(match service.balance {
+        Some(self.by_balance(snapshot, now, parsed, frame, service_index, service, counters))
+    }
+
+    /// The service's rule (`balance`) for a packet of it: one place for both classifiers.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn by_balance(
+        &mut self,
+        snapshot: &Snapshot,
+        now: u64,
+        parsed: &Parsed,
+        frame: &[u8],
+        service_index: u16,
+        service: &ServiceInfo,
+        counters: &WorkerCounters,
+    ) -> Verdict {
+        match service.balance {
             Balance::DtlsCid => self.by_cid(snapshot, now, parsed, frame, service_index, service, counters),
             Balance::FlowLabel if parsed.flow_label != 0 && service.label_policy != LabelPolicy::Ignore => {
                 self.by_label(snapshot, now, parsed, service_index, service, counters)
             }
             Balance::FlowLabel | Balance::FiveTuple => self.by_session(snapshot, now, parsed, service_index, service, counters),
-        })
+        }
     }
 
     pub fn classify(
@@ -207,15 +223,7 @@ impl Classifier {
         if !parsed.l4_present && !trust_label {
             return self.follow_fragment(snapshot, now, parsed);
         }
-        let verdict = match service.balance {
-            Balance::DtlsCid => self.by_cid(snapshot, now, parsed, frame, service_index, service, counters),
-            Balance::FlowLabel if parsed.flow_label != 0 && service.label_policy != LabelPolicy::Ignore => {
-                self.by_label(snapshot, now, parsed, service_index, service, counters)
-            }
-            Balance::FlowLabel | Balance::FiveTuple => {
-                self.by_session(snapshot, now, parsed, service_index, service, counters)
-            }
-        };
+        let verdict = self.by_balance(snapshot, now, parsed, frame, service_index, service, counters);
         // The first fragment of an unlabelled datagram leaves a trail for the others.
         if let Verdict::Forward { node, .. } = verdict {
             if let Some(frag) = parsed.frag {

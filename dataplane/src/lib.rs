@@ -3,6 +3,10 @@
 //! Everything but `io::dpdk` is pure: bytes and a `now` in, verdicts and rewritten bytes out,
 //! tested without DPDK. The DPDK and pcap backends drive the very same [`worker`] code.
 #![deny(unsafe_code)] // `io::dpdk` is the one module allowed to opt out (DESIGN.md convention 4).
+// No `unwrap`/`expect` outside tests: a malformed packet is a counted drop, never a panic. Every
+// `.unwrap()` in this crate sits in a `#[cfg(test)]` module (`tests.rs`, `timing.rs`, `mod tests`),
+// where a failing unwrap is a failing test; clippy (`cargo clippy --workspace`) enforces the rest.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod classify;
 pub mod counters;
