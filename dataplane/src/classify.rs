@@ -70,6 +70,27 @@ pub enum Verdict {
     Drop(DropReason),
 }
 
+/// The stateless first half of a classification ([`Classifier::lead`]), computed for a whole
+/// burst before any of it is decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lead {
+    /// Not the common case: [`Classifier::classify`] decides the packet in full.
+    General,
+    /// A packet to a VIP whose service rule is known.
+    Known(Step),
+}
+
+/// Where a packet's service rule leads, before the session table is consulted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Decided without state: a CID route, or a drop (no service, malformed DTLS, unknown CID).
+    Decided(Verdict),
+    /// The 5-tuple session path of service `service`; `hash` is the table's hash of the key.
+    Session { service: u16, hash: u64 },
+    /// The flow-label path; `hash` is the table's hash of the `<source, destination, label>` key.
+    Label { service: u16, hash: u64 },
+}
+
 /// Per-worker classification state: the session and fragment tables.
 pub struct Classifier {
     pub sessions: SessionTable,
@@ -81,48 +102,94 @@ impl Classifier {
         Classifier { sessions, fragments }
     }
 
-    /// The common case with the fewest steps: a whole UDP/TCP packet (not a fragment) to a
-    /// VIP. Such a packet is no neighbour discovery, echo or ICMP error, so the checks for
-    /// those are skipped and it goes straight to its service's rule, the very functions
-    /// [`classify`](Self::classify) calls for it. `None` for every other packet, which
-    /// `classify` then decides in full. A differential test holds the two to the same verdict.
+    /// The first, stateless half of the common case with the fewest steps: a whole UDP/TCP
+    /// packet (not a fragment) to a VIP. Such a packet is no neighbour discovery, echo or ICMP
+    /// error, so the checks for those are skipped and it goes straight to its service's rule
+    /// ([`step_for_service`](Self::step_for_service), which [`classify`](Self::classify) uses
+    /// too). [`Lead::General`] for every other packet, which `classify` then decides in full.
+    ///
+    /// Reads only the snapshot and the packet, never the tables, so the burst loop runs it
+    /// over a whole burst first (prefetching the session buckets the leads name) and
+    /// [`follow`](Self::follow)s the leads in order after. A differential test holds
+    /// `lead` + `follow` and `classify` to the same verdict.
     #[inline]
-    pub fn classify_common(&mut self, snapshot: &Snapshot, now: u64, parsed: &Parsed, frame: &[u8], counters: &WorkerCounters) -> Option<Verdict> {
+    pub fn lead(&self, snapshot: &Snapshot, parsed: &Parsed, frame: &[u8]) -> Lead {
         if !parsed.l4_present || parsed.frag.is_some() || !matches!(parsed.proto, PROTO_UDP | PROTO_TCP) || parsed.l3 == L3::Arp {
-            return None;
+            return Lead::General;
         }
         let destination = Address { bytes: parsed.dst, v6: parsed.l3 == L3::Ipv6 };
-        let services = snapshot.vips.get(&destination)?;
+        let Some(services) = snapshot.vips.get(&destination) else {
+            return Lead::General;
+        };
         // An own address that is also a VIP is the balancer's (precedence 1 before 3).
         if snapshot.vip_shadowed && snapshot.own_port(&destination).is_some() {
-            return None;
+            return Lead::General;
         }
         let Some(service_index) = snapshot.find_service(services, parsed.proto, parsed.dport) else {
-            return Some(Verdict::Drop(DropReason::NoService));
+            return Lead::Known(Step::Decided(Verdict::Drop(DropReason::NoService)));
         };
         let service = &snapshot.services[service_index as usize];
-        Some(self.by_balance(snapshot, now, parsed, frame, service_index, service, counters))
+        Lead::Known(self.step_for_service(snapshot, parsed, frame, service_index, service))
     }
 
-    /// The service's rule (`balance`) for a packet of it: one place for both classifiers.
-    #[allow(clippy::too_many_arguments)]
+    /// The second, stateful half: the verdict of a lead other than [`Lead::General`] (the
+    /// session lookup, Maglev on a miss, the insert). `None` for `General`.
     #[inline]
-    fn by_balance(
-        &mut self,
-        snapshot: &Snapshot,
-        now: u64,
-        parsed: &Parsed,
-        frame: &[u8],
-        service_index: u16,
-        service: &ServiceInfo,
-        counters: &WorkerCounters,
-    ) -> Verdict {
+    pub fn follow(&mut self, snapshot: &Snapshot, now: u64, parsed: &Parsed, lead: Lead, counters: &WorkerCounters) -> Option<Verdict> {
+        match lead {
+            Lead::General => None,
+            Lead::Known(step) => Some(self.take(snapshot, now, parsed, step, counters)),
+        }
+    }
+
+    /// The verdict of a packet's service rule, the table work included.
+    #[inline]
+    fn take(&mut self, snapshot: &Snapshot, now: u64, parsed: &Parsed, step: Step, counters: &WorkerCounters) -> Verdict {
+        match step {
+            Step::Decided(verdict) => verdict,
+            Step::Session { service, hash } => self.by_session(snapshot, now, parsed, service, &snapshot.services[service as usize], hash, counters),
+            Step::Label { service, hash } => self.by_label(snapshot, now, parsed, service, &snapshot.services[service as usize], hash, counters),
+        }
+    }
+
+    /// Start loading the session bucket a lead will look up.
+    #[inline]
+    pub fn prefetch(&self, lead: &Lead) {
+        if let Lead::Known(Step::Session { hash, .. } | Step::Label { hash, .. }) = *lead {
+            self.sessions.prefetch(hash);
+        }
+    }
+
+    /// The service's rule (`balance`) for a packet of it, as far as it goes without state: one
+    /// place for both classifiers.
+    ///
+    /// - `dtls-cid`: the first `tls12_cid` record of the datagram (bounded walk) routes by its
+    ///   CID (RFC 9146 §4), decided here; no CID record takes the session path;
+    /// - `flow-label` with a non-zero label (and `label_policy` not `ignore`): the label path;
+    /// - otherwise the 5-tuple session path.
+    #[inline]
+    fn step_for_service(&self, snapshot: &Snapshot, parsed: &Parsed, frame: &[u8], service_index: u16, service: &ServiceInfo) -> Step {
+        let session = || Step::Session { service: service_index, hash: self.sessions.hash(&five_tuple(parsed)) };
         match service.balance {
-            Balance::DtlsCid => self.by_cid(snapshot, now, parsed, frame, service_index, service, counters),
-            Balance::FlowLabel if parsed.flow_label != 0 && service.label_policy != LabelPolicy::Ignore => {
-                self.by_label(snapshot, now, parsed, service_index, service, counters)
-            }
-            Balance::FlowLabel | Balance::FiveTuple => self.by_session(snapshot, now, parsed, service_index, service, counters),
+            Balance::DtlsCid => match wire::dtls::first_cid(udp_payload(parsed, frame), service.cid_length as usize) {
+                Ok(Some(cid)) => match service.node_for_cid(cid) {
+                    // A draining node keeps its CID traffic: existing sessions go on.
+                    Some(node) if snapshot.nodes[node as usize].state != NodeState::Down => {
+                        Step::Decided(Verdict::Forward { service: service_index, node, route: Route::Cid })
+                    }
+                    _ => match service.unknown_cid {
+                        UnknownCid::Drop => Step::Decided(Verdict::Drop(DropReason::UnknownCid)),
+                        UnknownCid::Session => session(),
+                    },
+                },
+                Err(reason) => Step::Decided(Verdict::Drop(reason)),
+                Ok(None) => session(),
+            },
+            Balance::FlowLabel if parsed.flow_label != 0 && service.label_policy != LabelPolicy::Ignore => Step::Label {
+                service: service_index,
+                hash: self.sessions.hash(&FlowKey::label(parsed.src, parsed.dst, parsed.flow_label)),
+            },
+            Balance::FlowLabel | Balance::FiveTuple => session(),
         }
     }
 
@@ -223,7 +290,8 @@ impl Classifier {
         if !parsed.l4_present && !trust_label {
             return self.follow_fragment(snapshot, now, parsed);
         }
-        let verdict = self.by_balance(snapshot, now, parsed, frame, service_index, service, counters);
+        let step = self.step_for_service(snapshot, parsed, frame, service_index, service);
+        let verdict = self.take(snapshot, now, parsed, step, counters);
         // The first fragment of an unlabelled datagram leaves a trail for the others.
         if let Verdict::Forward { node, .. } = verdict {
             if let Some(frag) = parsed.frag {
@@ -274,41 +342,10 @@ impl Classifier {
         Verdict::IcmpError { service: service_index, node, vip_is_source }
     }
 
-    /// `dtls-cid`: walk the datagram's records (bounded); the first `tls12_cid` record's CID
-    /// decides (RFC 9146 §4). No CID record: the session path.
-    #[allow(clippy::too_many_arguments)]
-    fn by_cid(
-        &mut self,
-        snapshot: &Snapshot,
-        now: u64,
-        parsed: &Parsed,
-        frame: &[u8],
-        service_index: u16,
-        service: &ServiceInfo,
-        counters: &WorkerCounters,
-    ) -> Verdict {
-        let payload = udp_payload(parsed, frame);
-        match wire::dtls::first_cid(payload, service.cid_length as usize) {
-            Ok(Some(cid)) => {
-                match service.node_for_cid(cid) {
-                    // A draining node keeps its CID traffic: existing sessions go on.
-                    Some(node) if snapshot.nodes[node as usize].state != NodeState::Down => {
-                        Verdict::Forward { service: service_index, node, route: Route::Cid }
-                    }
-                    _ => match service.unknown_cid {
-                        UnknownCid::Drop => Verdict::Drop(DropReason::UnknownCid),
-                        UnknownCid::Session => self.by_session(snapshot, now, parsed, service_index, service, counters),
-                    },
-                }
-            }
-            Err(reason) => Verdict::Drop(reason),
-            Ok(None) => self.by_session(snapshot, now, parsed, service_index, service, counters),
-        }
-    }
-
     /// `flow-label` with a non-zero label: `<source, destination, label>` is the key. The
     /// 5-tuple is kept beside it so a flow that is relabelled mid-connection (Linux does so
     /// after a TCP retransmission timeout) stays on its node (RFC 6437 §6 on label changes).
+    #[allow(clippy::too_many_arguments)]
     fn by_label(
         &mut self,
         snapshot: &Snapshot,
@@ -316,13 +353,13 @@ impl Classifier {
         parsed: &Parsed,
         service_index: u16,
         service: &ServiceInfo,
+        label_hash: u64,
         counters: &WorkerCounters,
     ) -> Verdict {
         let label_key = FlowKey::label(parsed.src, parsed.dst, parsed.flow_label);
         let tuple_key = parsed.l4_present.then(|| five_tuple(parsed));
         let now_s = (now / 1_000_000_000) as u32;
         let half_timeout_s = (snapshot.session_timeout_ns / 2_000_000_000) as u32;
-        let label_hash = self.sessions.hash(&label_key);
         if let Some(value) = self.sessions.lookup_hashed(&label_key, label_hash, now) {
             if let Some(node) = usable(snapshot, value.node_id) {
                 // `label_policy = "verify"`: a label its 5-tuple does not own is suspect (RFC
@@ -330,7 +367,8 @@ impl Classifier {
                 if let (LabelPolicy::Verify, Some(tuple_key)) = (service.label_policy, tuple_key) {
                     if self.sessions.lookup(&tuple_key, now).map(|t| t.node_id) != Some(value.node_id) {
                         counters.labels_suspect.inc();
-                        return self.by_session(snapshot, now, parsed, service_index, service, counters);
+                        let hash = self.sessions.hash(&tuple_key);
+                        return self.by_session(snapshot, now, parsed, service_index, service, hash, counters);
                     }
                 }
                 // Keep the 5-tuple entry alive, refreshing it at most every half timeout.
@@ -365,7 +403,11 @@ impl Classifier {
         Verdict::Forward { service: service_index, node, route: Route::SessionNew }
     }
 
-    /// The 5-tuple session path: lookup, else Maglev, then insert.
+    /// The 5-tuple session path: lookup, else Maglev, then insert. `hash` is the table's hash
+    /// of the packet's 5-tuple key: one keyed hash per packet gives the bucket, its signature
+    /// and, on a miss, the Maglev slot (the table's key is the config's `hash_key`, as the
+    /// snapshot's).
+    #[allow(clippy::too_many_arguments)]
     fn by_session(
         &mut self,
         snapshot: &Snapshot,
@@ -373,12 +415,10 @@ impl Classifier {
         parsed: &Parsed,
         service_index: u16,
         service: &ServiceInfo,
+        hash: u64,
         counters: &WorkerCounters,
     ) -> Verdict {
         let key = five_tuple(parsed);
-        // One keyed hash per packet: the bucket, its signature and, on a miss, the Maglev
-        // slot (the table's key is the config's `hash_key`, as the snapshot's).
-        let hash = self.sessions.hash(&key);
         if let Some(value) = self.sessions.lookup_hashed(&key, hash, now) {
             if let Some(node) = usable(snapshot, value.node_id) {
                 counters.session_hits.inc();

@@ -2,7 +2,9 @@
 //!
 //! Everything but `io::dpdk` is pure: bytes and a `now` in, verdicts and rewritten bytes out,
 //! tested without DPDK. The DPDK and pcap backends drive the very same [`worker`] code.
-#![deny(unsafe_code)] // `io::dpdk` is the one module allowed to opt out (DESIGN.md convention 4).
+// `io::dpdk` is the module allowed to opt out (DESIGN.md convention 4), and `prefetch`, whose
+// one line is a cache hint Rust only marks unsafe (see that module).
+#![deny(unsafe_code)]
 // No `unwrap`/`expect` outside tests: a malformed packet is a counted drop, never a panic. Every
 // `.unwrap()` in this crate sits in a `#[cfg(test)]` module (`tests.rs`, `timing.rs`, `mod tests`),
 // where a failing unwrap is a failing test; clippy (`cargo clippy --workspace`) enforces the rest.
@@ -13,6 +15,7 @@ pub mod counters;
 pub mod frame;
 pub mod icmp_error;
 pub mod io;
+pub mod prefetch;
 pub mod rewrite;
 pub mod select;
 pub mod session;

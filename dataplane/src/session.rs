@@ -261,6 +261,17 @@ impl SessionTable {
         self.hasher.hash_flow(key)
     }
 
+    /// Start loading the two lines a lookup of a key with this `hash` reads first (its
+    /// bucket's metadata and the preferred way's entry), so that a lookup a few packets later
+    /// finds them in cache. A hint: no effect on the table.
+    #[inline(always)]
+    pub fn prefetch(&self, hash: u64) {
+        if let Some(bucket) = self.buckets.get(hash as usize & self.bucket_mask) {
+            crate::prefetch::read(&bucket.meta);
+            crate::prefetch::read(&bucket.entries[preferred_way(hash)]);
+        }
+    }
+
     #[inline(always)]
     fn is_live(&self, last_seen: u32, now: u32) -> bool {
         age(last_seen, now) <= self.timeout_ticks as i32

@@ -2,7 +2,7 @@
 //! burst loop ([`Pump`]) that drives it over any [`PacketIo`] backend (DPDK or pcap).
 #![forbid(unsafe_code)]
 
-use crate::classify::{Answer, Classifier, Local, Route, Verdict};
+use crate::classify::{Answer, Classifier, Lead, Local, Route, Verdict};
 use crate::counters::{DropReason, PortCounters, WorkerCounters};
 use crate::frame::Frame;
 use crate::io::{Burst, PacketIo};
@@ -113,6 +113,20 @@ impl WorkerParams {
     }
 }
 
+/// What [`Worker::prepare`] learned of one frame: its parse (or why it is dropped) and its
+/// [`Lead`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Prepared {
+    parsed: Result<Parsed, DropReason>,
+    lead: Lead,
+}
+
+impl Prepared {
+    fn dropped(reason: DropReason) -> Prepared {
+        Prepared { parsed: Err(reason), lead: Lead::General }
+    }
+}
+
 /// One worker's decision state: owned, never shared, no locks.
 pub struct Worker {
     pub params: WorkerParams,
@@ -152,37 +166,75 @@ impl Worker {
     /// Decide what to do with one received frame, rewriting it in place.
     #[inline]
     pub fn process<F: Frame>(&mut self, now: u64, in_port: u16, frame: &mut F) -> Action {
-        self.process_with::<true, F>(now, in_port, frame)
+        let prepared = self.prepare(in_port, frame.data());
+        self.finish(now, in_port, frame, &prepared)
     }
 
     /// The same decision without the common-case shortcuts (`wire::parse`'s fixed-offset
-    /// parse, `Classifier::classify_common`): the reference those shortcuts are tested
-    /// against (differential tests and the pipeline fuzz target). Not for the data path.
+    /// parse, `Classifier::lead`): the reference those shortcuts are tested against
+    /// (differential tests and the pipeline fuzz target). Not for the data path.
     pub fn process_reference<F: Frame>(&mut self, now: u64, in_port: u16, frame: &mut F) -> Action {
-        self.process_with::<false, F>(now, in_port, frame)
+        let mut prepared = Prepared::dropped(DropReason::NotForUs);
+        self.prepare_with::<false>(in_port, frame.data(), &mut prepared);
+        self.finish(now, in_port, frame, &prepared)
+    }
+
+    /// The first, stateless half of [`process`](Self::process): parse, check the port and
+    /// MAC, and find the packet's [`Lead`] from the snapshot alone; start loading the session
+    /// bucket it names. The burst loop prepares a whole burst before it
+    /// [`finish`](Self::finish)es any of it, so those loads overlap one another and the work.
+    #[inline]
+    pub fn prepare(&self, in_port: u16, frame: &[u8]) -> Prepared {
+        let mut prepared = Prepared::dropped(DropReason::NotForUs);
+        self.prepare_into(in_port, frame, &mut prepared);
+        prepared
+    }
+
+    /// [`prepare`](Self::prepare), written into `slot` (the burst loop's array: no copy).
+    #[inline]
+    pub fn prepare_into(&self, in_port: u16, frame: &[u8], slot: &mut Prepared) {
+        self.prepare_with::<true>(in_port, frame, slot);
+        self.classifier.prefetch(&slot.lead);
     }
 
     #[inline(always)]
-    fn process_with<const COMMON: bool, F: Frame>(&mut self, now: u64, in_port: u16, frame: &mut F) -> Action {
-        let parsed = if COMMON { wire::parse(frame.data()) } else { wire::parse_general(frame.data()) };
-        let parsed = match parsed {
-            Ok(parsed) => parsed,
-            Err(reason) => return Action::Drop(reason),
+    fn prepare_with<const COMMON: bool>(&self, in_port: u16, frame: &[u8], slot: &mut Prepared) {
+        slot.lead = Lead::General;
+        slot.parsed = if COMMON { wire::parse(frame) } else { wire::parse_general(frame) };
+        let Ok(parsed) = &slot.parsed else {
+            return;
         };
         let snapshot = &*self.snapshot;
         let Some(port) = snapshot.ports.get(in_port as usize) else {
-            return Action::Drop(DropReason::NotForUs);
+            slot.parsed = Err(DropReason::NotForUs);
+            return;
         };
         // Only frames for our MAC, or broadcast/multicast (ARP, ND), are ours to handle.
-        let destination_mac = wire::destination_mac(frame.data());
+        let destination_mac = wire::destination_mac(frame);
         if destination_mac != port.mac && destination_mac[0] & 1 == 0 {
-            return Action::Drop(DropReason::NotOurMac);
+            slot.parsed = Err(DropReason::NotOurMac);
+            return;
         }
+        if COMMON {
+            slot.lead = self.classifier.lead(snapshot, parsed, frame);
+        }
+    }
+
+    /// The second half of [`process`](Self::process): the table work of the frame's lead (or
+    /// the full classification), then the rewrite. `prepared` must come from
+    /// [`prepare`](Self::prepare) of this very frame under the current snapshot, with no
+    /// [`refresh_snapshot`](Self::refresh_snapshot) in between.
+    #[inline]
+    pub fn finish<F: Frame>(&mut self, now: u64, in_port: u16, frame: &mut F, prepared: &Prepared) -> Action {
+        let parsed = match &prepared.parsed {
+            Ok(parsed) => parsed,
+            Err(reason) => return Action::Drop(*reason),
+        };
+        let snapshot = &*self.snapshot;
         let counters = &*self.counters;
-        let common = if COMMON { self.classifier.classify_common(snapshot, now, &parsed, frame.data(), counters) } else { None };
-        let verdict = match common {
+        let verdict = match self.classifier.follow(snapshot, now, parsed, prepared.lead, counters) {
             Some(verdict) => verdict,
-            None => self.classifier.classify(snapshot, now, in_port, &parsed, frame.data(), counters),
+            None => self.classifier.classify(snapshot, now, in_port, parsed, frame.data(), counters),
         };
         match verdict {
             Verdict::Forward { service: service_index, node: node_index, route } => {
@@ -193,7 +245,7 @@ impl Worker {
                     Route::SessionHit | Route::SessionNew | Route::Relabel => counters.session_forwarded.inc(),
                 }
                 let target_port = if parsed.l4_present { service.target_port } else { None };
-                self.send_to_node(now, in_port, &parsed, frame, service_index, node_index, target_port)
+                self.send_to_node(now, in_port, parsed, frame, service_index, node_index, target_port)
             }
             Verdict::IcmpError { service, node: Some(node), vip_is_source } => {
                 self.icmp_error_to_node(now, in_port, frame, service, node, vip_is_source)
@@ -207,10 +259,10 @@ impl Worker {
             }
             Verdict::ReverseNat { service: service_index } => {
                 let service = &snapshot.services[service_index as usize];
-                self.classifier.note_reply_fragment(&parsed, service_index, now);
+                self.classifier.note_reply_fragment(parsed, service_index, now);
                 let source_port = if parsed.l4_present && service.port != 0 { Some(service.port) } else { None };
                 let (out_port, next_hop, next_hop_mac) = snapshot.route_to(parsed.dst_ip());
-                if let Err(reason) = rewrite::snat(frame.data_mut(), &parsed, &service.vip.bytes, service.vip.v6, source_port) {
+                if let Err(reason) = rewrite::snat(frame.data_mut(), parsed, &service.vip.bytes, service.vip.v6, source_port) {
                     return Action::Drop(reason);
                 }
                 let Some(out) = snapshot.ports.get(out_port as usize) else {
@@ -224,7 +276,7 @@ impl Worker {
                 rewrite::set_macs(frame.data_mut(), out.mac, next_hop_mac);
                 Action::Transmit { port: out_port }
             }
-            Verdict::Local(local) => self.answer(local, in_port, &parsed, frame),
+            Verdict::Local(local) => self.answer(local, in_port, parsed, frame),
             Verdict::Drop(reason) => Action::Drop(reason),
         }
     }
@@ -412,6 +464,8 @@ pub struct Pump<Io: PacketIo> {
     counters: Arc<WorkerCounters>,
     last_drain: u64,
     pending: Pending<Io::Buf>,
+    /// The first pass's result for each frame of the burst in hand (allocated once).
+    prepared: Box<[Prepared; crate::MAX_BURST]>,
 }
 
 /// Frames waiting for a next hop's MAC: bounded, allocated once, released when a snapshot
@@ -491,13 +545,14 @@ impl<Io: PacketIo> Pump<Io> {
             timeout_ns: worker.params.pending_timeout_ns,
             checked: worker.snapshot.generation,
         };
-        Pump { io, worker, rx: Burst::new(), tx, counters, last_drain: 0, pending }
+        let prepared = Box::new([Prepared::dropped(DropReason::NotForUs); crate::MAX_BURST]);
+        Pump { io, worker, rx: Burst::new(), tx, counters, last_drain: 0, pending, prepared }
     }
 
     /// One pass: receive a burst on every port, decide, buffer for transmit, drain buffers
     /// that are full or older than the drain interval. Returns packets received.
     pub fn poll(&mut self, now: u64) -> usize {
-        let Pump { io, worker, rx, tx, counters, last_drain, pending } = self;
+        let Pump { io, worker, rx, tx, counters, last_drain, pending, prepared } = self;
         let counters: &WorkerCounters = counters;
         worker.refresh_snapshot();
         let mut received = 0;
@@ -515,10 +570,16 @@ impl<Io: PacketIo> Pump<Io> {
             counters.bursts.inc();
             counters.rx_packets.add(n as u64);
             tx.port_counters[port as usize].rx_packets.add(n as u64);
+            // Two passes (burst-wide processing): first what needs only the snapshot and the
+            // bytes, for every frame, prefetching the session buckets the frames will need;
+            // then, in arrival order, the table work, the rewrite and the transmit.
             let mut bytes = 0u64;
-            for mut frame in rx.drain(..) {
+            for (slot, frame) in prepared.iter_mut().zip(rx.iter()) {
                 bytes += frame.len() as u64;
-                match worker.process(now, port, &mut frame) {
+                worker.prepare_into(port, frame.data(), slot);
+            }
+            for (mut frame, ready) in rx.drain(..).zip(prepared.iter()) {
+                match worker.finish(now, port, &mut frame, ready) {
                     // The common outcome inline; the rest out of line.
                     Action::Transmit { port: out } => tx.enqueue(io, counters, out, frame),
                     action => Self::dispatch(io, worker, tx, pending, counters, now, port, frame, action),

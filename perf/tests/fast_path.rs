@@ -1,10 +1,10 @@
 //! Differential test of the data path's common-case shortcuts: every bench profile's traffic,
-//! and damaged copies of it, through `Worker::process` (fixed-offset parse, `classify_common`)
+//! and damaged copies of it, through `Worker::process` (fixed-offset parse, `Classifier::lead`)
 //! and through `Worker::process_reference` (the general parse and classifier) on two workers
 //! built alike. Every decision, every output byte and every counter must agree.
 
 use cidlb_dataplane::frame::{Frame, VecFrame};
-use cidlb_dataplane::worker::Worker;
+use cidlb_dataplane::worker::{Action, Worker};
 use cidlb_perf::bench::BENCH_PROFILES;
 use cidlb_perf::micro::worker_for;
 use cidlb_perf::profiles::generate;
@@ -45,7 +45,7 @@ fn shortcuts_decide_exactly_as_the_reference_path() {
             let action_b = reference.process_reference(now, 0, &mut b);
             assert_eq!(action_a, action_b, "{}: packet {i} decided differently", profile.name);
             assert_eq!(a.data(), b.data(), "{}: packet {i} rewritten differently", profile.name);
-            if matches!(action_a, cidlb_dataplane::worker::Action::Transmit { .. }) && i % 4 != 3 {
+            if matches!(action_a, Action::Transmit { .. }) && i % 4 != 3 {
                 fast_forwarded += 1;
             }
             compared += 1;
@@ -58,4 +58,94 @@ fn shortcuts_decide_exactly_as_the_reference_path() {
         assert_eq!(counters(&fast), counters(&reference), "{}: counters differ", profile.name);
     }
     assert!(compared > 20_000 && fast_forwarded > 10_000, "{compared} compared, {fast_forwarded} forwarded");
+}
+
+/// A port that hands out a fixed list of frames in bursts and records what is sent.
+struct ListIo {
+    frames: std::collections::VecDeque<Vec<u8>>,
+    sent: Vec<Vec<u8>>,
+}
+
+impl cidlb_dataplane::io::PacketIo for ListIo {
+    type Buf = VecFrame;
+    fn ports(&self) -> u16 {
+        1
+    }
+    fn rx_burst(&mut self, _port: u16, out: &mut cidlb_dataplane::io::Burst<VecFrame>, max: usize) -> usize {
+        let mut n = 0;
+        while n < max {
+            let Some(bytes) = self.frames.pop_front() else { break };
+            out.push(VecFrame::from_bytes(&bytes));
+            n += 1;
+        }
+        n
+    }
+    fn tx_burst(&mut self, _port: u16, bufs: &mut cidlb_dataplane::io::Burst<VecFrame>) -> usize {
+        let n = bufs.len();
+        self.sent.extend(bufs.drain(..).map(|f| f.data().to_vec()));
+        n
+    }
+    fn alloc(&mut self) -> Option<VecFrame> {
+        Some(VecFrame::new())
+    }
+}
+
+/// The counters a worker keeps itself: the burst loop's own (rx, tx, bursts) are zeroed.
+fn decision_counters(w: &Worker) -> String {
+    let c = &w.counters;
+    for counter in [&c.rx_packets, &c.rx_bytes, &c.tx_packets, &c.tx_bytes, &c.bursts] {
+        counter.set(0);
+    }
+    format!("{c:?}")
+}
+
+/// The burst loop prepares a whole burst (parse, lead, prefetch) before it finishes any of it:
+/// it must decide, rewrite and count exactly as the reference path taking the frames one by
+/// one, so nothing the first pass reads may depend on what finishing an earlier frame of the
+/// same burst changes (new sessions of the same flow inside one burst included).
+#[test]
+fn the_burst_loop_decides_as_the_reference_frame_by_frame() {
+    let mut rng = Rng::new(11);
+    let mut sent_total = 0;
+    for profile in BENCH_PROFILES {
+        let mut params = profile.params();
+        params.packets = params.packets.min(3000);
+        params.flows = params.flows.min(200);
+        let packets = generate(profile.generator, &params).unwrap();
+        let mut frames: Vec<Vec<u8>> = packets.iter().map(|p| p.bytes.clone()).collect();
+        for bytes in frames.iter_mut().skip(5).step_by(7) {
+            let at = rng.below(bytes.len().min(90) as u64) as usize;
+            bytes[at] = rng.next_u64() as u8;
+        }
+        let (burst_worker, _c1) = worker_for(profile).unwrap();
+        let (mut reference, _c2) = worker_for(profile).unwrap();
+        let burst = burst_worker.params.burst;
+        let io = ListIo { frames: frames.iter().cloned().collect(), sent: Vec::new() };
+        let mut pump = cidlb_dataplane::worker::Pump::new(io, burst_worker, vec![std::sync::Arc::new(Default::default())]);
+        let mut expected = Vec::new();
+        let mut now = 1_000_000_000u64;
+        for chunk in frames.chunks(burst) {
+            pump.poll(now);
+            for bytes in chunk {
+                let mut frame = VecFrame::from_bytes(bytes);
+                match reference.process_reference(now, 0, &mut frame) {
+                    Action::Transmit { .. } => expected.push(frame.data().to_vec()),
+                    // The burst loop counts drops as it carries them out.
+                    Action::Drop(reason) => reference.counters.count_drop(reason),
+                    other => panic!("{}: unexpected action {other:?} in a bench profile", profile.name),
+                }
+            }
+            reference.housekeeping(now);
+            now += 640_000;
+        }
+        pump.flush();
+        assert_eq!(pump.io.frames.len(), 0, "{}: frames left unread", profile.name);
+        assert_eq!(pump.io.sent.len(), expected.len(), "{}: forwarded counts differ", profile.name);
+        for (i, (a, b)) in pump.io.sent.iter().zip(&expected).enumerate() {
+            assert_eq!(a, b, "{}: forwarded frame {i} differs", profile.name);
+        }
+        assert_eq!(decision_counters(&pump.worker), decision_counters(&reference), "{}: counters differ", profile.name);
+        sent_total += expected.len();
+    }
+    assert!(sent_total > 20_000, "{sent_total} forwarded");
 }
