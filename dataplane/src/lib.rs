@@ -2,8 +2,8 @@
 //!
 //! Everything but `io::dpdk` is pure: bytes and a `now` in, verdicts and rewritten bytes out,
 //! tested without DPDK. The DPDK and pcap backends drive the very same [`worker`] code.
-// `io::dpdk` is the module allowed to opt out (DESIGN.md convention 4), and `prefetch`, whose
-// one line is a cache hint Rust only marks unsafe (see that module).
+// `io::dpdk` is the module allowed to opt out (DESIGN.md convention 4), and `hint` (a cache
+// prefetch Rust only marks unsafe, and huge-page advice at allocation: see that module).
 #![deny(unsafe_code)]
 // No `unwrap`/`expect` outside tests: a malformed packet is a counted drop, never a panic. Every
 // `.unwrap()` in this crate sits in a `#[cfg(test)]` module (`tests.rs`, `timing.rs`, `mod tests`),
@@ -13,9 +13,9 @@
 pub mod classify;
 pub mod counters;
 pub mod frame;
+pub mod hint;
 pub mod icmp_error;
 pub mod io;
-pub mod prefetch;
 pub mod rewrite;
 pub mod select;
 pub mod session;
