@@ -201,6 +201,11 @@ fn forward(eal: &Eal, config: &Config, args: &RunArgs, reload: &AtomicBool) -> a
         control.attach(Arc::clone(&rings));
         control.attach_worker(cidlb_control::WorkerRef { id, lcore, counters: Arc::clone(&counters), ports: port_counters.clone() });
         let worker = Worker::new(params, Arc::clone(&source), Arc::clone(&counters), Arc::clone(&rings));
+        let sessions = &worker.classifier.sessions;
+        info!(
+            worker = id, lcore, sessions = sessions.capacity(), mib = sessions.memory_bytes() >> 20,
+            huge_pages_mib = sessions.huge_page_bytes() >> 20, "session table allocated"
+        );
         handles.push(WorkerHandle {
             id,
             lcore,

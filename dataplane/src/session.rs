@@ -181,6 +181,8 @@ fn matching_ways(signatures: &[u16; WAYS], signature: u16) -> u32 {
 /// The session table of one worker. See the module docs for layout, time and counting.
 pub struct SessionTable {
     buckets: Vec<Bucket>,
+    /// Bytes of `buckets` advised to transparent huge pages at allocation.
+    huge_page_bytes: usize,
     bucket_mask: usize,
     timeout_ticks: u32,
     hasher: FlowHasher,
@@ -218,10 +220,11 @@ impl SessionTable {
         // Huge pages first, while the memory is untouched, then the buckets: the table is the
         // worker's largest structure and every lookup lands at a random place in it.
         let mut buckets = Vec::with_capacity(bucket_count);
-        crate::hint::huge_pages(buckets.spare_capacity_mut());
+        let huge_page_bytes = crate::hint::huge_pages(buckets.spare_capacity_mut());
         buckets.resize(bucket_count, EMPTY_BUCKET);
         SessionTable {
             buckets,
+            huge_page_bytes,
             bucket_mask: bucket_count - 1,
             timeout_ticks,
             hasher,
@@ -255,6 +258,13 @@ impl SessionTable {
     /// Total bytes held by the table's storage.
     pub fn memory_bytes(&self) -> usize {
         self.buckets.len() * std::mem::size_of::<Bucket>()
+    }
+
+    /// Bytes of the table the kernel was asked to back with transparent huge pages (whole 2 MiB
+    /// pages inside the allocation; 0 for a small table or a kernel that refused). Whether it did
+    /// shows in `AnonHugePages` of `/proc/meminfo`.
+    pub fn huge_page_bytes(&self) -> usize {
+        self.huge_page_bytes
     }
 
     pub fn hasher(&self) -> &FlowHasher {

@@ -48,6 +48,25 @@ fn layout_is_one_line_of_metadata_and_one_line_per_entry() {
 }
 
 #[test]
+fn a_large_table_asks_for_huge_pages_and_still_works() {
+    // 64 Ki entries: 4.5 MiB, so at least one whole 2 MiB page lies inside the allocation.
+    let mut table = SessionTable::new(1 << 16, 10_000_000_000, hasher());
+    assert!(table.huge_page_bytes() <= table.memory_bytes());
+    assert_eq!(table.huge_page_bytes() % crate::hint::HUGE_PAGE, 0);
+    let thp = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
+    if thp.contains("[always]") || thp.contains("[madvise]") {
+        assert!(table.huge_page_bytes() >= crate::hint::HUGE_PAGE, "THP is on ({thp:?}) but nothing was advised");
+    }
+    for i in 0..1000 {
+        table.insert(key(i), value(i % 7), 1);
+    }
+    assert_eq!(table.len(), 1000);
+    assert!((0..1000).all(|i| table.lookup(&key(i), 2) == Some(value(i % 7))));
+    // Small tables are left alone.
+    assert_eq!(SessionTable::new(64, 1, hasher()).huge_page_bytes(), 0);
+}
+
+#[test]
 fn insert_lookup_and_lazy_expiry() {
     let timeout = 15_000_000_000;
     let mut table = SessionTable::new(1024, timeout, hasher());
