@@ -66,7 +66,8 @@
 //! (These figures predate huge pages.) [`SessionTable::new`] now asks the kernel for transparent
 //! huge pages under the buckets before it touches them (`hint::huge_pages`, `madvise`), so one
 //! TLB entry covers 2 MiB of buckets instead of 4 KiB: about −10 % per packet on the 1 Mi-session
-//! bench profile (`cidlb-perf micro`, paired runs). About 0.9% of inserts evict at 50% load (8-way buckets overflowing).
+//! bench profile (`cidlb-perf micro`, paired runs). About 0.9% of inserts evict at 50% load
+//! (8-way buckets overflowing).
 #![forbid(unsafe_code)]
 
 mod key;
