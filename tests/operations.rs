@@ -9,12 +9,15 @@ use std::process::Command;
 use support::{Harness, BALANCER_MAC};
 
 fn check(text: &str, name: &str) -> (bool, String) {
-    let dir = std::env::temp_dir().join(format!("cidlb-operations-{}", std::process::id()));
+    // One directory per call (tests run in parallel threads), removed after.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("cidlb-operations-{}-{call}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_cidlb")).args(["check", "--config"]).arg(&path).output().expect("cidlb runs");
-    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_dir_all(&dir);
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
