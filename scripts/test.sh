@@ -11,4 +11,12 @@ echo "== build"
 cargo build --workspace --all-targets
 echo "== tests"
 cargo test --workspace --no-fail-fast
+# No unwrap/expect on the packet path: dataplane/src/lib.rs denies them outside #[cfg(test)]
+# code, and clippy is what enforces that attribute.
+if cargo clippy --version >/dev/null 2>&1; then
+    echo "== no unwrap/expect in dataplane outside tests (clippy)"
+    cargo clippy -p cidlb-dataplane --lib --features dpdk
+else
+    echo "test.sh: cargo clippy is not installed (rustup component add clippy); skipping the unwrap check" >&2
+fi
 scripts/fuzz-smoke.sh

@@ -5,10 +5,18 @@
 
 use cidlb_dataplane::frame::{Frame, VecFrame};
 use cidlb_dataplane::worker::{Action, Worker};
-use cidlb_perf::bench::BENCH_PROFILES;
+use cidlb_perf::bench::{BenchProfile, BENCH_PROFILES};
 use cidlb_perf::micro::worker_for;
 use cidlb_perf::profiles::generate;
 use cidlb_perf::Rng;
+
+/// A profile's traffic cut to at most 3000 packets over at most `flows` flows.
+fn small_capture(profile: &BenchProfile, flows: u32) -> Vec<cidlb_dataplane::io::pcap::CapturedPacket> {
+    let mut params = profile.params();
+    params.packets = params.packets.min(3000);
+    params.flows = params.flows.min(flows);
+    generate(profile.generator, &params).unwrap()
+}
 
 fn counters(w: &Worker) -> String {
     format!("{:?}", w.counters)
@@ -20,10 +28,7 @@ fn shortcuts_decide_exactly_as_the_reference_path() {
     let mut compared = 0;
     let mut fast_forwarded = 0;
     for profile in BENCH_PROFILES {
-        let mut params = profile.params();
-        params.packets = params.packets.min(3000);
-        params.flows = params.flows.min(2000);
-        let packets = generate(profile.generator, &params).unwrap();
+        let packets = small_capture(profile, 2000);
         let (mut fast, _c1) = worker_for(profile).unwrap();
         let (mut reference, _c2) = worker_for(profile).unwrap();
         let mut now = 1_000_000_000u64;
@@ -108,10 +113,7 @@ fn the_burst_loop_decides_as_the_reference_frame_by_frame() {
     let mut rng = Rng::new(11);
     let mut sent_total = 0;
     for profile in BENCH_PROFILES {
-        let mut params = profile.params();
-        params.packets = params.packets.min(3000);
-        params.flows = params.flows.min(200);
-        let packets = generate(profile.generator, &params).unwrap();
+        let packets = small_capture(profile, 200);
         let mut frames: Vec<Vec<u8>> = packets.iter().map(|p| p.bytes.clone()).collect();
         for bytes in frames.iter_mut().skip(5).step_by(7) {
             let at = rng.below(bytes.len().min(90) as u64) as usize;

@@ -110,6 +110,29 @@ pub struct Parsed {
 }
 
 impl Parsed {
+    /// What the link layer tells: the IP fields zero, for the parser to fill in.
+    #[inline(always)]
+    fn headers_only(l3_offset: u16, vlan: Option<u16>, outer_vlan: Option<u16>, ethertype: u16, l3: L3, l4_present: bool) -> Parsed {
+        Parsed {
+            l3_offset,
+            vlan,
+            outer_vlan,
+            ethertype,
+            l3,
+            src: ZERO,
+            dst: ZERO,
+            proto: 0,
+            ttl: 0,
+            flow_label: 0,
+            ip_len: 0,
+            l4_offset: 0,
+            frag: None,
+            sport: 0,
+            dport: 0,
+            l4_present,
+        }
+    }
+
     pub fn is_ipv4(&self) -> bool {
         self.l3 == L3::Ipv4
     }
@@ -198,24 +221,7 @@ pub fn parse(frame: &[u8]) -> Result<Parsed, DropReason> {
 fn parse_common(frame: &[u8]) -> Option<Parsed> {
     const ETH: usize = ethernet::field::HEADER_LEN;
     let ethertype = u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]);
-    let mut parsed = Parsed {
-        l3_offset: ETH as u16,
-        vlan: None,
-        outer_vlan: None,
-        ethertype,
-        l3: L3::Ipv4,
-        src: ZERO,
-        dst: ZERO,
-        proto: 0,
-        ttl: 0,
-        flow_label: 0,
-        ip_len: 0,
-        l4_offset: 0,
-        frag: None,
-        sport: 0,
-        dport: 0,
-        l4_present: true,
-    };
+    let mut parsed = Parsed::headers_only(ETH as u16, None, None, ethertype, L3::Ipv4, true);
     let (ip_len, l4_offset) = match ethertype {
         ethernet::ethertype::IPV4 => {
             let h: &[u8; 20] = frame.get(ETH..ETH + 20)?.try_into().ok()?;
@@ -277,24 +283,7 @@ pub fn parse_general(frame: &[u8]) -> Result<Parsed, DropReason> {
     let tags = ethernet::read_tags(frame)?;
     let l3_offset = tags.header_len();
     let l3_bytes = &frame[l3_offset..];
-    let mut parsed = Parsed {
-        l3_offset: l3_offset as u16,
-        vlan: tags.vlan,
-        outer_vlan: tags.outer_vlan,
-        ethertype: tags.ethertype,
-        l3: L3::Arp,
-        src: ZERO,
-        dst: ZERO,
-        proto: 0,
-        ttl: 0,
-        flow_label: 0,
-        ip_len: 0,
-        l4_offset: 0,
-        frag: None,
-        sport: 0,
-        dport: 0,
-        l4_present: false,
-    };
+    let mut parsed = Parsed::headers_only(l3_offset as u16, tags.vlan, tags.outer_vlan, tags.ethertype, L3::Arp, false);
     let l4_relative = match tags.ethertype {
         ethernet::ethertype::ARP => {
             let arp = arp::ArpPacket::new_checked(l3_bytes)?;
