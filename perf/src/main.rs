@@ -97,6 +97,11 @@ enum Command {
         /// Packets measured per profile (after one warm-up pass over the capture).
         #[arg(long, default_value_t = 10_000_000)]
         packets: u64,
+        /// For the CID-under-flood figure (profile `flood`): packets per segment of the
+        /// interleaved run, which replays flood-base, flood and flood-only in turn in one worker
+        /// until `--packets` were measured in all.
+        #[arg(long, default_value_t = 65_536)]
+        segment: u64,
     },
     /// Latency under load: timestamped CID traffic through a cidlb instance at fixed rates
     /// (see the README's Performance section).
@@ -202,18 +207,16 @@ fn main() -> anyhow::Result<()> {
                 bail!("no profile could be measured (see the errors above)");
             }
         }
-        Command::Micro { profiles, packets } => {
+        Command::Micro { profiles, packets, segment } => {
             let selected = select(&profiles)?;
             println!("| profile | packets | ns/packet | ns/packet (CPU time) | Mpps | dropped |\n|---|---:|---:|---:|---:|---:|");
-            let mut measured = Vec::new();
-            for p in selected {
+            for p in &selected {
                 let r = cidlb_perf::micro::run(p, packets)?;
                 let cpu = r.cpu_ns_per_packet();
                 println!("| `{}` | {} | {:.1} | {cpu:.1} | {:.2} | {} |", p.name, r.packets, r.ns_per_packet(), 1e3 / r.ns_per_packet(), r.dropped);
-                measured.push((p.name, cpu));
             }
-            for line in cidlb_perf::micro::derived(&measured) {
-                println!("\n{line}");
+            for p in selected.iter().filter(|p| matches!(p.target, cidlb_perf::bench::Target::CidUnderFlood { .. })) {
+                println!("\n{}", cidlb_perf::micro::cid_under_flood(p, packets, segment)?.render());
             }
         }
         #[cfg(feature = "dpdk")]
