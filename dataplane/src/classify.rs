@@ -160,6 +160,16 @@ impl Classifier {
         }
     }
 
+    /// Once [`prefetch`](Self::prefetch)'s lines have had time to arrive (the burst loop's
+    /// second look at the burst): start loading the entry line the lead's lookup or insert will
+    /// touch beyond them ([`SessionTable::prefetch_target`]).
+    #[inline]
+    pub fn prefetch_target(&self, lead: &Lead, now: u64) {
+        if let Lead::Known(Step::Session { hash, .. } | Step::Label { hash, .. }) = *lead {
+            self.sessions.prefetch_target(hash, now);
+        }
+    }
+
     /// The service's rule (`balance`) for a packet of it, as far as it goes without state: one
     /// place for both classifiers.
     ///

@@ -197,6 +197,13 @@ impl Worker {
         self.classifier.prefetch(&slot.lead);
     }
 
+    /// Between the two passes of a burst: the second prefetch of `slot`'s session lookup (see
+    /// [`Classifier::prefetch_target`]).
+    #[inline]
+    pub fn prefetch_target(&self, slot: &Prepared, now: u64) {
+        self.classifier.prefetch_target(&slot.lead, now);
+    }
+
     #[inline(always)]
     fn prepare_with<const COMMON: bool>(&self, in_port: u16, frame: &[u8], slot: &mut Prepared) {
         slot.lead = Lead::General;
@@ -572,11 +579,16 @@ impl<Io: PacketIo> Pump<Io> {
             tx.port_counters[port as usize].rx_packets.add(n as u64);
             // Two passes (burst-wide processing): first what needs only the snapshot and the
             // bytes, for every frame, prefetching the session buckets the frames will need;
-            // then, in arrival order, the table work, the rewrite and the transmit.
+            // then, in arrival order, the table work, the rewrite and the transmit. In between,
+            // with the buckets' metadata arrived, the entry lines a lookup or an insert will
+            // touch besides (an insert into a full bucket writes its least recently used way).
             let mut bytes = 0u64;
             for (slot, frame) in prepared.iter_mut().zip(rx.iter()) {
                 bytes += frame.len() as u64;
                 worker.prepare_into(port, frame.data(), slot);
+            }
+            for slot in prepared.iter().take(n) {
+                worker.prefetch_target(slot, now);
             }
             for (mut frame, ready) in rx.drain(..).zip(prepared.iter()) {
                 match worker.finish(now, port, &mut frame, ready) {
