@@ -20,7 +20,10 @@
 //! in flight at once): a hit in the preferred way, the common case while the table is not
 //! crowded, costs one memory latency. Otherwise it compares the 8 signatures at once and reads
 //! the full key only of a way whose signature matches (a false match costs one more line with
-//! probability ~8/65536). Expiry sweeps read only metadata lines.
+//! probability ~8/65536). Expiry sweeps read only metadata lines. The burst loop prefetches
+//! both lines in its first pass ([`SessionTable::prefetch`]) and, before its second, the one
+//! other entry line the lookup or insert will touch ([`SessionTable::prefetch_target`]: a
+//! matching way, or the free or least recently used way an insert takes).
 //!
 //! **Memory: [`SessionTable::BYTES_PER_ENTRY`] = 72 bytes per entry** (64-byte entry line + 8
 //! bytes of its bucket's metadata line), i.e. 72 MiB for the default 1 Mi sessions per worker,
@@ -311,9 +314,10 @@ impl SessionTable {
     /// asked for has arrived: start loading the entry line that the lookup (and, on a miss, the
     /// insert) of a key with this `hash` will touch besides the preferred way's. That is a way
     /// whose signature matches, else the way an insert takes: a free one, else the least
-    /// recently used, which a new session evicts. Without it, every insert into a full bucket
-    /// stalls on its write to a line not in cache (measured: ~300 cycles per new flow under a
-    /// flood). A hint: reads the metadata, changes nothing.
+    /// recently used, which a new session evicts. Without it, an insert into a full bucket
+    /// writes to a line nothing has loaded and waits for memory (the largest part of a spoofed
+    /// packet's extra cost under a flood, README "Reliability"). A hint: reads the metadata,
+    /// changes nothing.
     #[inline]
     pub fn prefetch_target(&self, hash: u64, now_ns: u64) {
         let Some(bucket) = self.buckets.get(hash as usize & self.bucket_mask) else {
