@@ -60,6 +60,43 @@ fn cid_record_from(client: u32, source_port: u16, node: u8, sequence: u64) -> Ve
     PacketBuilder::udp4(client4(client), VIP4, source_port, 5684).payload(&record).macs(GATEWAY_MAC, BALANCER_MAC).build()
 }
 
+/// A spoofed flood of first ClientHellos (well formed, no cookie: what a spoofing sender can
+/// send, as it never sees the HelloVerifyRequest) goes by Maglev and leaves the session table
+/// untouched; a real client's second ClientHello (with the cookie) creates the session, on the
+/// node its first one went to.
+#[test]
+fn first_client_hellos_take_no_session_and_the_cookie_flight_keeps_their_node() {
+    const FLOOD: u32 = 5_000;
+    let mut h = small_tables(1024, 256);
+    let mut rng = Rng::new(0x4e110);
+    let hello = |source: Ipv4Addr, port: u16, cookie: &[u8]| {
+        PacketBuilder::udp4(source, VIP4, port, 5684).payload(&dtls::client_hello_with(&[], cookie)).macs(GATEWAY_MAC, BALANCER_MAC).build()
+    };
+    let mut nodes = HashSet::new();
+    for i in 0..FLOOD {
+        let source = random_source(&mut rng);
+        let to = sent_to(&h.send(S + u64::from(i) * US, &hello(source, 1024 + (i % 60_000) as u16, &[]))).expect("forwarded");
+        assert!(matches!(to, IpAddr::V4(a) if (11..=13).contains(&a.octets()[3])), "{to}");
+        nodes.insert(to);
+    }
+    assert_eq!(nodes.len(), 3, "Maglev spreads them over the service's nodes");
+    let c = &h.counters;
+    assert_eq!(c.hello_forwarded.get(), u64::from(FLOOD));
+    assert_eq!(c.sessions_created.get(), 0, "no session for a first ClientHello");
+    assert_eq!(h.pump.worker.classifier.sessions.len(), 0);
+    // A real client: first ClientHello, then the one with the cookie, then a retransmission.
+    for client in 0..50u32 {
+        let (source, port) = (client4(client), 20_000 + client as u16);
+        let first = sent_to(&h.send(2 * S, &hello(source, port, &[]))).expect("first forwarded");
+        let created = h.counters.sessions_created.get();
+        let second = sent_to(&h.send(2 * S, &hello(source, port, &[0xc0; 32]))).expect("second forwarded");
+        assert_eq!(second, first, "client {client}: the cookie flight goes where the first went");
+        assert_eq!(h.counters.sessions_created.get(), created + 1, "the cookie flight creates the session");
+        assert_eq!(sent_to(&h.send(2 * S, &hello(source, port, &[0xc0; 32]))), Some(first));
+    }
+    assert_eq!(h.counters.dropped_total(), 0);
+}
+
 /// A spoofed new-flow flood at a five-tuple service and at a dtls-cid service's handshake
 /// path: the session table stays at its configured memory, `len() <= capacity`, evicts the
 /// least recently used (counted in `sessions_evicted`), an active session refreshed during

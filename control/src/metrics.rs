@@ -146,6 +146,7 @@ fn counter_help(name: &str) -> &'static str {
         "tx_bytes" => "Bytes handed to the worker's transmit queues.",
         "cid_forwarded" => "Packets forwarded by the node id in their DTLS Connection ID (RFC 9146), statelessly.",
         "session_forwarded" => "Packets forwarded through the session table (hit or new session).",
+        "hello_forwarded" => "First DTLS ClientHellos (no cookie yet) forwarded by Maglev without creating a session.",
         "session_hits" => "Session table lookups that found a usable session.",
         "sessions_created" => "Sessions inserted.",
         "sessions_expired" => "Sessions removed after their idle timeout.",

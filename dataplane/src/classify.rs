@@ -53,6 +53,9 @@ pub enum Route {
     SessionNew,
     /// Flow-label flow whose label changed: kept on its node.
     Relabel,
+    /// A first ClientHello (no cookie yet) by Maglev, no session: see
+    /// [`Classifier::step_for_service`].
+    Hello,
     /// Non-first fragment through the fragment table.
     Fragment,
 }
@@ -174,7 +177,12 @@ impl Classifier {
     /// place for both classifiers.
     ///
     /// - `dtls-cid`: the first `tls12_cid` record of the datagram (bounded walk) routes by its
-    ///   CID (RFC 9146 §4), decided here; no CID record takes the session path;
+    ///   CID (RFC 9146 §4), decided here. A client's first ClientHello (no cookie) goes by
+    ///   Maglev over its 5-tuple without a session, as a server answers it with a
+    ///   HelloVerifyRequest and keeps no state (RFC 6347 §4.2.1; Katran likewise skips its LRU
+    ///   for a TCP SYN): a spoofed-source flood of them never touches the session table, and the
+    ///   client's next flight, which does create the session, hashes to the same node while
+    ///   the node set stays. Anything else without a CID takes the session path;
     /// - `flow-label` with a non-zero label (and `label_policy` not `ignore`): the label path;
     /// - otherwise the 5-tuple session path.
     #[inline]
@@ -193,6 +201,12 @@ impl Classifier {
                     },
                 },
                 Err(reason) => Step::Decided(Verdict::Drop(reason)),
+                Ok(None) if wire::dtls::is_first_client_hello(udp_payload(parsed, frame)) => {
+                    Step::Decided(match service.pick(self.sessions.hash(&five_tuple(parsed))) {
+                        Some(node) => Verdict::Forward { service: service_index, node, route: Route::Hello },
+                        None => Verdict::Drop(DropReason::NoHealthyNode),
+                    })
+                }
                 Ok(None) => session(),
             },
             Balance::FlowLabel if parsed.flow_label != 0 && service.label_policy != LabelPolicy::Ignore => Step::Label {

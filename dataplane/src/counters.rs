@@ -123,6 +123,8 @@ pub struct WorkerCounters {
     pub cid_forwarded: Counter,
     /// Forwarded through the session table (hit or new).
     pub session_forwarded: Counter,
+    /// First ClientHellos (no cookie yet) forwarded by Maglev without a session.
+    pub hello_forwarded: Counter,
     pub session_hits: Counter,
     pub sessions_created: Counter,
     pub sessions_expired: Counter,
@@ -176,6 +178,7 @@ impl Default for WorkerCounters {
             tx_bytes: Counter::default(),
             cid_forwarded: Counter::default(),
             session_forwarded: Counter::default(),
+            hello_forwarded: Counter::default(),
             session_hits: Counter::default(),
             sessions_created: Counter::default(),
             sessions_expired: Counter::default(),
@@ -214,7 +217,7 @@ impl WorkerCounters {
         self.drops.iter().map(Counter::get).sum()
     }
     /// (name, value) of every non-drop counter, for stats and metrics.
-    pub fn named(&self) -> [(&'static str, u64); 26] {
+    pub fn named(&self) -> [(&'static str, u64); 27] {
         [
             ("rx_packets", self.rx_packets.get()),
             ("rx_bytes", self.rx_bytes.get()),
@@ -222,6 +225,7 @@ impl WorkerCounters {
             ("tx_bytes", self.tx_bytes.get()),
             ("cid_forwarded", self.cid_forwarded.get()),
             ("session_forwarded", self.session_forwarded.get()),
+            ("hello_forwarded", self.hello_forwarded.get()),
             ("session_hits", self.session_hits.get()),
             ("sessions_created", self.sessions_created.get()),
             ("sessions_expired", self.sessions_expired.get()),

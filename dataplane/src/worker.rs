@@ -248,6 +248,7 @@ impl Worker {
                 let service = &snapshot.services[service_index as usize];
                 match route {
                     Route::Cid => counters.cid_forwarded.inc(),
+                    Route::Hello => counters.hello_forwarded.inc(),
                     Route::Fragment => counters.fragments_forwarded.inc(),
                     Route::SessionHit | Route::SessionNew | Route::Relabel => counters.session_forwarded.inc(),
                 }

@@ -571,6 +571,27 @@ pub mod dtls {
         handshake_record(0, &m)
     }
 
+    /// A well-formed DTLS 1.2 ClientHello in one handshake record (RFC 6347 §4.2.2, RFC 5246
+    /// §7.4.1.2): message_seq 0 without a cookie (a first ClientHello), 1 with one (the reply
+    /// to a HelloVerifyRequest); one cipher suite, null compression, no extensions.
+    pub fn client_hello_with(session_id: &[u8], cookie: &[u8]) -> Vec<u8> {
+        let mut body = vec![0xfe, 0xfd];
+        body.extend((0..32u8).map(|i| i.wrapping_mul(37)));
+        body.push(session_id.len() as u8);
+        body.extend_from_slice(session_id);
+        body.push(cookie.len() as u8);
+        body.extend_from_slice(cookie);
+        body.extend_from_slice(&[0, 2, 0xc0, 0xa8, 1, 0]); // TLS_PSK_WITH_AES_128_CCM_8, null
+        let len = (body.len() as u32).to_be_bytes();
+        let mut m = vec![1]; // client_hello
+        m.extend_from_slice(&len[1..]);
+        m.extend_from_slice(&[0, u8::from(!cookie.is_empty())]); // message_seq
+        m.extend_from_slice(&[0, 0, 0]); // fragment_offset
+        m.extend_from_slice(&len[1..]); // fragment_length
+        m.extend_from_slice(&body);
+        handshake_record(u64::from(!cookie.is_empty()), &m)
+    }
+
     /// A `tls12_cid` record (type 25): CID right after the sequence number, then the length
     /// of `encrypted` and `encrypted`.
     pub fn cid_record(cid: &[u8], epoch: u16, sequence_number: u64, encrypted: &[u8]) -> Vec<u8> {

@@ -260,6 +260,51 @@ fn first_cid_by_walk(payload: &[u8], cid_len: usize) -> Result<Option<&[u8]>, Dr
     }
 }
 
+/// Whether a datagram opens with a client's *first* ClientHello: a DTLS handshake record of
+/// epoch 0 whose handshake message is a whole-or-first fragment of a `client_hello` (type 1)
+/// with an empty cookie (RFC 6347 §4.2.1: the cookie comes in the second ClientHello, after
+/// the server's HelloVerifyRequest). The session ID must be at most 32 bytes (RFC 5246 §7.4.1.2)
+/// and the cookie length byte inside both the record and the fragment; anything else is `false`
+/// (the caller treats the packet as it always did).
+///
+/// ```text
+/// record header (13) | handshake header (12): msg_type 1 | length (3) | message_seq (2) |
+///   fragment_offset (3) = 0 | fragment_length (3) | client_version (2) | random (32) |
+///   session_id length (1) + session_id | cookie length (1) = 0 | ...
+/// ```
+pub fn is_first_client_hello(payload: &[u8]) -> bool {
+    const HANDSHAKE_HEADER: usize = 12;
+    const CLIENT_HELLO: u8 = 1;
+    let Some(header) = payload.get(..field::HEADER_LEN) else {
+        return false;
+    };
+    if header[field::CONTENT_TYPE] != content_type::HANDSHAKE || header[1] != 0xfe || be16(header, field::EPOCH.start) != 0 {
+        return false;
+    }
+    let record_len = be16(header, field::LENGTH.start) as usize;
+    let Some(record) = payload.get(field::HEADER_LEN..field::HEADER_LEN + record_len) else {
+        return false;
+    };
+    let Some(handshake) = record.get(..HANDSHAKE_HEADER) else {
+        return false;
+    };
+    let be24 = |at: usize| (usize::from(handshake[at]) << 16) | (usize::from(handshake[at + 1]) << 8) | usize::from(handshake[at + 2]);
+    if handshake[0] != CLIENT_HELLO || be24(6) != 0 {
+        return false;
+    }
+    let Some(body) = record.get(HANDSHAKE_HEADER..HANDSHAKE_HEADER + be24(9)) else {
+        return false;
+    };
+    // client_version (2) and random (32), then the session ID's length.
+    let Some(&session_id_len) = body.get(34) else {
+        return false;
+    };
+    if session_id_len > 32 {
+        return false;
+    }
+    body.get(35 + usize::from(session_id_len)) == Some(&0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,6 +411,49 @@ mod tests {
             d.extend(tail);
             d.truncate(cut.min(d.len()));
             proptest::prop_assert_eq!(first_cid(&d, cid_len), first_cid_by_walk(&d, cid_len));
+        }
+    }
+
+    #[test]
+    fn first_client_hello_is_one_without_a_cookie() {
+        use crate::wire::build::dtls as build;
+        assert!(is_first_client_hello(&build::client_hello_with(&[], &[])));
+        assert!(is_first_client_hello(&build::client_hello_with(&[7; 32], &[])), "a resuming client's first ClientHello");
+        assert!(!is_first_client_hello(&build::client_hello_with(&[], &[9; 20])), "the second ClientHello carries the cookie");
+        assert!(!is_first_client_hello(&build::client_hello_with(&[7; 32], &[9; 32])));
+        // Opaque filler where the session ID length would be (90 > 32): not readable, so not one.
+        assert!(!is_first_client_hello(&build::client_hello(60)));
+        let first = build::client_hello_with(&[], &[]);
+        let with = |at: usize, byte: u8| {
+            let mut d = first.clone();
+            d[at] = byte;
+            d
+        };
+        assert!(!is_first_client_hello(&with(0, content_type::ALERT)), "not a handshake record");
+        assert!(!is_first_client_hello(&with(1, 0x03)), "not DTLS");
+        assert!(!is_first_client_hello(&with(4, 1)), "epoch 1: encrypted, not a first flight");
+        assert!(!is_first_client_hello(&with(13, 2)), "a ServerHello");
+        assert!(!is_first_client_hello(&with(19, 1)), "a later fragment of the message");
+        // Every truncation: never a panic, and `true` only once the cookie length byte is in.
+        let cookie_length_at = 13 + 12 + 2 + 32 + 1;
+        for cut in 0..first.len() {
+            let mut d = first[..cut].to_vec();
+            assert!(!is_first_client_hello(&d), "cut at {cut}");
+            // The same bytes with the record and fragment lengths shrunk to fit.
+            if cut > cookie_length_at {
+                let record = (cut - 13) as u16;
+                d[11..13].copy_from_slice(&record.to_be_bytes());
+                let fragment = (cut - 25) as u32;
+                d[22..25].copy_from_slice(&fragment.to_be_bytes()[1..]);
+                assert!(is_first_client_hello(&d), "shrunk to {cut}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn first_client_hello_never_panics(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            let _ = is_first_client_hello(&data);
         }
     }
 }
