@@ -265,7 +265,7 @@ fn first_cid_by_walk(payload: &[u8], cid_len: usize) -> Result<Option<&[u8]>, Dr
 /// with an empty cookie (RFC 6347 §4.2.1: the cookie comes in the second ClientHello, after
 /// the server's HelloVerifyRequest). The session ID must be at most 32 bytes (RFC 5246 §7.4.1.2)
 /// and the cookie length byte inside both the record and the fragment; anything else is `false`
-/// (the caller treats the packet as it always did). DTLS 1.3 (RFC 9147 §5.1) carries its cookie
+/// (the caller treats the packet as it always did). DTLS 1.3 (RFC 9147 §5.3) carries its cookie
 /// in an extension and leaves this field empty, so every DTLS 1.3 ClientHello counts as first.
 ///
 /// ```text
