@@ -94,6 +94,17 @@ pub enum Step {
     Label { service: u16, hash: u64 },
 }
 
+impl Lead {
+    /// The session-table hash of the key this lead will look up, if it goes to the table.
+    #[inline]
+    fn session_hash(&self) -> Option<u64> {
+        match *self {
+            Lead::Known(Step::Session { hash, .. } | Step::Label { hash, .. }) => Some(hash),
+            _ => None,
+        }
+    }
+}
+
 /// Per-worker classification state: the session and fragment tables.
 pub struct Classifier {
     pub sessions: SessionTable,
@@ -158,7 +169,7 @@ impl Classifier {
     /// Start loading the session bucket a lead will look up.
     #[inline]
     pub fn prefetch(&self, lead: &Lead) {
-        if let Lead::Known(Step::Session { hash, .. } | Step::Label { hash, .. }) = *lead {
+        if let Some(hash) = lead.session_hash() {
             self.sessions.prefetch(hash);
         }
     }
@@ -168,7 +179,7 @@ impl Classifier {
     /// touch beyond them ([`SessionTable::prefetch_target`]).
     #[inline]
     pub fn prefetch_target(&self, lead: &Lead, now: u64) {
-        if let Lead::Known(Step::Session { hash, .. } | Step::Label { hash, .. }) = *lead {
+        if let Some(hash) = lead.session_hash() {
             self.sessions.prefetch_target(hash, now);
         }
     }
@@ -187,28 +198,32 @@ impl Classifier {
     /// - otherwise the 5-tuple session path.
     #[inline]
     fn step_for_service(&self, snapshot: &Snapshot, parsed: &Parsed, frame: &[u8], service_index: u16, service: &ServiceInfo) -> Step {
-        let session = || Step::Session { service: service_index, hash: self.sessions.hash(&five_tuple(parsed)) };
+        let tuple_hash = || self.sessions.hash(&five_tuple(parsed));
+        let session = || Step::Session { service: service_index, hash: tuple_hash() };
         match service.balance {
-            Balance::DtlsCid => match wire::dtls::first_cid(udp_payload(parsed, frame), service.cid_length as usize) {
-                Ok(Some(cid)) => match service.node_for_cid(cid) {
-                    // A draining node keeps its CID traffic: existing sessions go on.
-                    Some(node) if snapshot.nodes[node as usize].state != NodeState::Down => {
-                        Step::Decided(Verdict::Forward { service: service_index, node, route: Route::Cid })
-                    }
-                    _ => match service.unknown_cid {
-                        UnknownCid::Drop => Step::Decided(Verdict::Drop(DropReason::UnknownCid)),
-                        UnknownCid::Session => session(),
+            Balance::DtlsCid => {
+                let payload = udp_payload(parsed, frame);
+                match wire::dtls::first_cid(payload, service.cid_length as usize) {
+                    Ok(Some(cid)) => match service.node_for_cid(cid) {
+                        // A draining node keeps its CID traffic: existing sessions go on.
+                        Some(node) if snapshot.nodes[node as usize].state != NodeState::Down => {
+                            Step::Decided(Verdict::Forward { service: service_index, node, route: Route::Cid })
+                        }
+                        _ => match service.unknown_cid {
+                            UnknownCid::Drop => Step::Decided(Verdict::Drop(DropReason::UnknownCid)),
+                            UnknownCid::Session => session(),
+                        },
                     },
-                },
-                Err(reason) => Step::Decided(Verdict::Drop(reason)),
-                Ok(None) if wire::dtls::is_first_client_hello(udp_payload(parsed, frame)) => {
-                    Step::Decided(match service.pick(self.sessions.hash(&five_tuple(parsed))) {
-                        Some(node) => Verdict::Forward { service: service_index, node, route: Route::Hello },
-                        None => Verdict::Drop(DropReason::NoHealthyNode),
-                    })
+                    Err(reason) => Step::Decided(Verdict::Drop(reason)),
+                    Ok(None) if wire::dtls::is_first_client_hello(payload) => {
+                        Step::Decided(match service.pick(tuple_hash()) {
+                            Some(node) => Verdict::Forward { service: service_index, node, route: Route::Hello },
+                            None => Verdict::Drop(DropReason::NoHealthyNode),
+                        })
+                    }
+                    Ok(None) => session(),
                 }
-                Ok(None) => session(),
-            },
+            }
             Balance::FlowLabel if parsed.flow_label != 0 && service.label_policy != LabelPolicy::Ignore => Step::Label {
                 service: service_index,
                 hash: self.sessions.hash(&FlowKey::label(parsed.src, parsed.dst, parsed.flow_label)),
