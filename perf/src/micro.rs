@@ -135,8 +135,12 @@ fn thread_cpu_ns() -> Option<u64> {
 /// Run `profile`'s traffic through a worker for `packets` packets (after one warm-up pass over
 /// the capture, which fills the session table as the bench's first seconds do).
 pub fn run(profile: &BenchProfile, packets: u64) -> anyhow::Result<MicroResult> {
-    let frames: Vec<Vec<u8>> = profiles::generate(profile.generator, &profile.params()).map_err(|e| anyhow!(e))?.into_iter().map(|p| p.bytes).collect();
-    run_frames(profile, frames, packets)
+    run_frames(profile, capture(profile)?, packets)
+}
+
+/// The frames of `profile`'s generated capture.
+fn capture(profile: &BenchProfile) -> anyhow::Result<Vec<Vec<u8>>> {
+    Ok(profiles::generate(profile.generator, &profile.params()).map_err(|e| anyhow!(e))?.into_iter().map(|p| p.bytes).collect())
 }
 
 /// As [`run`], over `frames` instead of the profile's capture (with the profile's config).
@@ -236,9 +240,6 @@ pub fn cid_under_flood(profile: &BenchProfile, packets: u64, segment: u64) -> an
     if settings(base_profile) != settings(profile) || settings(only_profile) != settings(profile) {
         anyhow::bail!("`{}`, `{base}` and `{flood_only}` must share one config to run interleaved", profile.name);
     }
-    let capture = |p: &BenchProfile| -> anyhow::Result<Vec<Vec<u8>>> {
-        Ok(profiles::generate(p.generator, &p.params()).map_err(|e| anyhow!(e))?.into_iter().map(|c| c.bytes).collect())
-    };
     let captures = vec![capture(base_profile)?, capture(profile)?, capture(only_profile)?];
     let warm_up: Vec<u64> = captures.iter().map(|c| c.len() as u64).collect();
     let (worker, _control) = worker_for(profile)?;
