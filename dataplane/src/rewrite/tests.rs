@@ -72,6 +72,41 @@ proptest! {
         assert_same(&frame, &want);
     }
 
+    /// The IPv4 UDP fast path and the general NAT agree on every input: result and bytes,
+    /// for either side, with or without a port, a zero (absent) checksum, any TTL, IP options
+    /// and a frame cut short behind its `Parsed` (an error, the frame untouched).
+    #[test]
+    fn nat_ipv4_udp_equals_the_general_path(
+        src in any::<[u8; 4]>(), dst in any::<[u8; 4]>(), new in any::<[u8; 4]>(), sport in any::<u16>(), dport in any::<u16>(),
+        port in any::<Option<u16>>(), ttl in any::<u8>(), payload in proptest::collection::vec(any::<u8>(), 0..16),
+        zero in any::<bool>(), options in any::<bool>(), source in any::<bool>(), cut in 0usize..64, shift in -24i32..8,
+    ) {
+        let mut b = PacketBuilder::udp4(src, dst, sport, dport).payload(&payload).ttl(ttl);
+        if zero { b = b.zero_udp_checksum(); }
+        if options { b = b.ip_options(&[1, 1, 1, 1]); }
+        let frame = b.build();
+        let mut p = parse(&frame).unwrap();
+        // Now and then a `Parsed` whose L4 offset is not the frame's.
+        if shift % 3 == 0 { p.l4_offset = (i32::from(p.l4_offset) + shift) as u16; }
+        let side = if source { Side::Source } else { Side::Destination };
+        let mut address = [0u8; 16];
+        address[..4].copy_from_slice(&new);
+        let frame = frame[..frame.len() - cut.min(frame.len())].to_vec();
+        let (mut fast, mut general) = (frame.clone(), frame.clone());
+        let fast_result = nat_ipv4_udp(&mut fast, &p, side, new, port);
+        let general_result = nat_general(&mut general, &p, side, &address, false, port);
+        prop_assert_eq!(&fast, &general);
+        match (fast_result, general_result) {
+            (Ok(()), Ok(())) => {}
+            // Both refuse, the frame untouched; for a `Parsed` of these very bytes, alike.
+            (Err(fast_reason), Err(general_reason)) => {
+                prop_assert_eq!(&fast, &frame);
+                if shift % 3 != 0 { prop_assert_eq!(fast_reason, general_reason); }
+            }
+            other => prop_assert!(false, "fast and general disagree: {:?}", other),
+        }
+    }
+
     #[test]
     fn nat_v6_equals_rebuilt(
         kind in kind(), src in any::<[u8; 16]>(), dst in any::<[u8; 16]>(), new in any::<[u8; 16]>(),
