@@ -72,29 +72,41 @@ proptest! {
         assert_same(&frame, &want);
     }
 
-    /// The IPv4 UDP fast path and the general NAT agree on every input: result and bytes,
-    /// for either side, with or without a port, a zero (absent) checksum, any TTL, IP options
-    /// and a frame cut short behind its `Parsed` (an error, the frame untouched).
+    /// The fast NAT paths (UDP and TCP over IPv4 and IPv6) and the general one agree on every
+    /// input: result and bytes, for either side, with or without a port, a zero (absent) UDP
+    /// checksum, any TTL, IPv4 options or IPv6 extension headers, a frame cut short behind its
+    /// `Parsed` and a `Parsed` whose L4 offset is off (an error, the frame untouched).
     #[test]
-    fn nat_ipv4_udp_equals_the_general_path(
-        src in any::<[u8; 4]>(), dst in any::<[u8; 4]>(), new in any::<[u8; 4]>(), sport in any::<u16>(), dport in any::<u16>(),
-        port in any::<Option<u16>>(), ttl in any::<u8>(), payload in proptest::collection::vec(any::<u8>(), 0..16),
-        zero in any::<bool>(), options in any::<bool>(), source in any::<bool>(), cut in 0usize..64, shift in -24i32..8,
+    fn nat_fast_paths_equal_the_general_path(
+        v6 in any::<bool>(), tcp in any::<bool>(), src in any::<[u8; 16]>(), dst in any::<[u8; 16]>(), new in any::<[u8; 16]>(),
+        sport in any::<u16>(), dport in any::<u16>(), port in any::<Option<u16>>(), ttl in any::<u8>(),
+        payload in proptest::collection::vec(any::<u8>(), 0..16), zero in any::<bool>(), options in any::<bool>(),
+        source in any::<bool>(), cut in 0usize..64, shift in -24i32..8,
     ) {
-        let mut b = PacketBuilder::udp4(src, dst, sport, dport).payload(&payload).ttl(ttl);
-        if zero { b = b.zero_udp_checksum(); }
-        if options { b = b.ip_options(&[1, 1, 1, 1]); }
+        let v4 = |a: [u8; 16]| [a[0], a[1], a[2], a[3]];
+        let kind = if tcp { Kind::Tcp } else { Kind::Udp };
+        let mut b = if v6 { self::v6(kind, src, dst, sport, dport) } else { self::v4(kind, v4(src), v4(dst), sport, dport) };
+        b = b.payload(&payload).ttl(ttl);
+        if zero && !tcp { b = b.zero_udp_checksum(); }
+        if options {
+            b = if v6 { b.ext_headers(&[ExtensionHeader::HopByHop(vec![]), ExtensionHeader::DestinationOptions(vec![])]) } else { b.ip_options(&[1, 1, 1, 1]) };
+        }
         let frame = b.build();
         let mut p = parse(&frame).unwrap();
+        prop_assert_eq!((p.l3 == L3::Ipv6, p.proto), (v6, if tcp { protocol::TCP } else { protocol::UDP }));
         // Now and then a `Parsed` whose L4 offset is not the frame's.
         if shift % 3 == 0 { p.l4_offset = (i32::from(p.l4_offset) + shift) as u16; }
         let side = if source { Side::Source } else { Side::Destination };
-        let mut address = [0u8; 16];
-        address[..4].copy_from_slice(&new);
+        let address = if v6 { new } else { let mut a = [0u8; 16]; a[..4].copy_from_slice(&new[..4]); a };
         let frame = frame[..frame.len() - cut.min(frame.len())].to_vec();
         let (mut fast, mut general) = (frame.clone(), frame.clone());
-        let fast_result = nat_ipv4_udp(&mut fast, &p, side, new, port);
-        let general_result = nat_general(&mut general, &p, side, &address, false, port);
+        let fast_result = match (v6, tcp) {
+            (false, false) => nat_fast::<false, false>(&mut fast, &p, side, &address, port),
+            (false, true) => nat_fast::<false, true>(&mut fast, &p, side, &address, port),
+            (true, false) => nat_fast::<true, false>(&mut fast, &p, side, &address, port),
+            (true, true) => nat_fast::<true, true>(&mut fast, &p, side, &address, port),
+        };
+        let general_result = nat_general(&mut general, &p, side, &address, v6, port);
         prop_assert_eq!(&fast, &general);
         match (fast_result, general_result) {
             (Ok(()), Ok(())) => {}
