@@ -126,7 +126,7 @@ fn nat(frame: &mut [u8], parsed: &Parsed, side: Side, address: &[u8; 16], v6: bo
 /// [`nat`] of the most common packets, whole UDP datagrams and TCP segments over IPv4 (`V6`
 /// false) or IPv6, in few instructions (~80 fewer per packet than [`nat_general`], callgrind):
 /// the bounds checked once, up front, so no slice below needs a check; for IPv4 the TTL's
-/// checksum change is a constant. The same result as [`nat_general`] (a property test holds
+/// checksum change is a constant of the byte order. The same result as [`nat_general`] (a property test holds
 /// them equal on any input). IPv4 UDP, the CID path, is inlined into [`nat`]; the other
 /// shapes are called out of line ([`nat_fast_outlined`]): inlined together, the shapes cost
 /// one another tens of instructions of code layout (callgrind).
@@ -159,10 +159,12 @@ fn nat_fast<const V6: bool, const TCP: bool>(frame: &mut [u8], parsed: &Parsed, 
         let old = u32::from_ne_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]]);
         let delta = (halves(!old) + halves(u32::from_ne_bytes([address[0], address[1], address[2], address[3]]))) as u64;
         // The TTL is the first byte of its 16-bit word (TTL, protocol): minus one, with no
-        // borrow as it is at least 2, is minus one on the native word: + 0xfffe in one's
-        // complement.
+        // borrow as it is at least 2, takes `from_ne_bytes([1, 0])` off the native word, i.e.
+        // adds its complement (RFC 1624 eqn. 3 with m' = m - 1): 0xfffe on a little-endian
+        // machine, 0xfeff on a big-endian one.
+        const TTL_MINUS_ONE: u64 = !u16::from_ne_bytes([1, 0]) as u64;
         header[ipv4::field::TTL] -= 1;
-        let c = adjust(ne16(header, ipv4::field::CHECKSUM.start), delta + 0xfffe);
+        let c = adjust(ne16(header, ipv4::field::CHECKSUM.start), delta + TTL_MINUS_ONE);
         header[ipv4::field::CHECKSUM].copy_from_slice(&c.to_ne_bytes());
         header[at..at + 4].copy_from_slice(&address[..4]);
         delta
