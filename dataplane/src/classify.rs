@@ -177,10 +177,22 @@ impl Classifier {
     /// Once [`prefetch`](Self::prefetch)'s lines have had time to arrive (the burst loop's
     /// second look at the burst): start loading the entry line the lead's lookup or insert will
     /// touch beyond them ([`SessionTable::prefetch_target`]).
+    /// When the lookup is sure to miss, also the Maglev slot the new session's pick reads (a
+    /// spoofed new-flow flood: the table's lines are prefetched, the slot was not, and mixed
+    /// with other traffic it is out of the near caches).
     #[inline]
-    pub fn prefetch_target(&self, lead: &Lead, now: u64) {
-        if let Some(hash) = lead.session_hash() {
-            self.sessions.prefetch_target(hash, now);
+    pub fn prefetch_target(&self, snapshot: &Snapshot, lead: &Lead, now: u64) {
+        match *lead {
+            Lead::Known(Step::Session { service, hash }) => {
+                let sure_miss = self.sessions.prefetch_target(hash, now);
+                if let (true, Some(service)) = (sure_miss, snapshot.services.get(service as usize)) {
+                    service.prefetch_pick(hash);
+                }
+            }
+            Lead::Known(Step::Label { hash, .. }) => {
+                self.sessions.prefetch_target(hash, now);
+            }
+            _ => {}
         }
     }
 

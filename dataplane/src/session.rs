@@ -317,19 +317,23 @@ impl SessionTable {
     /// recently used, which a new session evicts. Without it, an insert into a full bucket
     /// writes to a line nothing has loaded and waits for memory (the largest part of a spoofed
     /// packet's extra cost under a flood, README "Reliability"). A hint: reads the metadata,
-    /// changes nothing.
-    #[inline]
-    pub fn prefetch_target(&self, hash: u64, now_ns: u64) {
+    /// changes nothing. Returns `true` when the lookup is sure to miss (the preferred way holds
+    /// another key and no occupied way carries the key's signature: a full bucket under a
+    /// new-flow flood), so that the caller can prefetch what a miss reads next (the Maglev
+    /// slot); `false` promises nothing.
+    #[inline(always)]
+    pub fn prefetch_target(&self, hash: u64, now_ns: u64) -> bool {
         let Some(bucket) = self.buckets.get(hash as usize & self.bucket_mask) else {
-            return;
+            return false;
         };
         let preferred = preferred_way(hash);
         let occupied = u32::from(bucket.meta.occupied);
         let signature = signature_of(hash);
         // The common case first, in few instructions: the preferred way (in cache already)
-        // holds the key, or is free for it.
+        // holds the key, or is free for it (then no miss is promised: the key may sit in
+        // another way, and an insert needs no other line).
         if occupied & (1 << preferred) == 0 || bucket.meta.signatures[preferred] == signature {
-            return;
+            return false;
         }
         let matching = matching_ways(&bucket.meta.signatures, signature) & occupied;
         let free = !occupied & ((1 << WAYS) - 1);
@@ -341,6 +345,7 @@ impl SessionTable {
             oldest_way(&bucket.meta, tick_of(now_ns)).0
         };
         crate::hint::prefetch(&bucket.entries[way & WAY_MASK]);
+        matching == 0
     }
 
     #[inline(always)]

@@ -204,6 +204,12 @@ impl ServiceInfo {
         self.cid_nodes.get(&id).copied()
     }
 
+    /// Start loading the Maglev slot [`pick`](Self::pick) of `hash` reads. A hint.
+    #[inline]
+    pub fn prefetch_pick(&self, hash: u64) {
+        self.maglev.prefetch(hash);
+    }
+
     /// The node (index into `Snapshot::nodes`) Maglev picks for a flow hash.
     #[inline]
     pub fn pick(&self, hash: u64) -> Option<u16> {

@@ -201,7 +201,7 @@ impl Worker {
     /// [`Classifier::prefetch_target`]).
     #[inline]
     pub fn prefetch_target(&self, slot: &Prepared, now: u64) {
-        self.classifier.prefetch_target(&slot.lead, now);
+        self.classifier.prefetch_target(&self.snapshot, &slot.lead, now);
     }
 
     #[inline(always)]

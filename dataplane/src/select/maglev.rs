@@ -131,6 +131,15 @@ impl MaglevTable {
         self.slots.get(slot as usize).copied()
     }
 
+    /// Start loading the slot [`lookup`](Self::lookup) of `hash` reads. A hint: no effect.
+    #[inline]
+    pub fn prefetch(&self, hash: u64) {
+        let slot = ((hash >> 32) * self.slots.len() as u64) >> 32;
+        if let Some(value) = self.slots.get(slot as usize) {
+            crate::hint::prefetch(value);
+        }
+    }
+
     /// All slots, for stats and tests.
     pub fn slots(&self) -> &[u16] {
         &self.slots

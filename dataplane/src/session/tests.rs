@@ -277,7 +277,10 @@ fn check_against_model(capacity: u32, operations: &[Operation]) -> Result<(), Te
             // As the burst loop does before a lookup or insert: a hint, which must change nothing.
             let hash = table.hash(&key(k));
             table.prefetch(hash);
-            table.prefetch_target(hash, now_ns);
+            // "Sure to miss" only for a key the table does not hold (the model's occupied set).
+            if table.prefetch_target(hash, now_ns) {
+                prop_assert!(!model.contains_key(&key(k)), "prefetch_target promised a miss for a held key");
+            }
         }
         match *operation {
             Operation::Insert(k, v) => {
@@ -416,4 +419,25 @@ proptest! {
             prop_assert_eq!(table.len(), table.occupied_entries().len());
         }
     }
+}
+
+#[test]
+fn prefetch_target_tells_a_sure_miss() {
+    let mut table = SessionTable::new(64, 1_000 * TICK, hasher());
+    let now_ns = 10 * TICK;
+    let hash = table.hash(&key(1));
+    assert!(!table.prefetch_target(hash, now_ns), "a free preferred way promises nothing");
+    table.insert(key(1), value(7), now_ns);
+    assert!(!table.prefetch_target(hash, now_ns), "a held key is no sure miss");
+    // A full bucket of other keys: the way to evict is prefetched and the miss is sure.
+    for k in 2..2000 {
+        table.insert(key(k), value(k), now_ns);
+    }
+    let absent = (5000..6000).map(key).find(|k| table.lookup(k, now_ns).is_none()).unwrap();
+    let hash = table.hash(&absent);
+    let bucket = table.bucket_of(&absent);
+    let in_bucket: Vec<FlowKey> = table.occupied_entries().iter().map(|e| e.0).filter(|k| table.bucket_of(k) == bucket).collect();
+    assert_eq!(in_bucket.len(), WAYS, "the bucket is full");
+    let same_signature = in_bucket.iter().any(|k| signature_of(table.hash(k)) == signature_of(hash));
+    assert_eq!(table.prefetch_target(hash, now_ns), !same_signature);
 }
