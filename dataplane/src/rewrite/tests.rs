@@ -83,9 +83,9 @@ proptest! {
         payload in proptest::collection::vec(any::<u8>(), 0..16), zero in any::<bool>(), options in any::<bool>(),
         source in any::<bool>(), cut in 0usize..64, shift in -24i32..8,
     ) {
-        let v4 = |a: [u8; 16]| [a[0], a[1], a[2], a[3]];
+        let first4 = |a: [u8; 16]| [a[0], a[1], a[2], a[3]];
         let kind = if tcp { Kind::Tcp } else { Kind::Udp };
-        let mut b = if v6 { self::v6(kind, src, dst, sport, dport) } else { self::v4(kind, v4(src), v4(dst), sport, dport) };
+        let mut b = if v6 { self::v6(kind, src, dst, sport, dport) } else { v4(kind, first4(src), first4(dst), sport, dport) };
         b = b.payload(&payload).ttl(ttl);
         if zero && !tcp { b = b.zero_udp_checksum(); }
         if options {
