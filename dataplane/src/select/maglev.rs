@@ -127,17 +127,21 @@ impl MaglevTable {
     /// within `M / 2^32`.
     #[inline]
     pub fn lookup(&self, hash: u64) -> Option<u16> {
-        let slot = ((hash >> 32) * self.slots.len() as u64) >> 32;
-        self.slots.get(slot as usize).copied()
+        self.slots.get(self.slot_of(hash)).copied()
     }
 
     /// Start loading the slot [`lookup`](Self::lookup) of `hash` reads. A hint: no effect.
     #[inline]
     pub fn prefetch(&self, hash: u64) {
-        let slot = ((hash >> 32) * self.slots.len() as u64) >> 32;
-        if let Some(value) = self.slots.get(slot as usize) {
+        if let Some(value) = self.slots.get(self.slot_of(hash)) {
             crate::hint::prefetch(value);
         }
+    }
+
+    /// The slot index of `hash`: `(hash >> 32) * M >> 32` (see [`lookup`](Self::lookup)).
+    #[inline(always)]
+    fn slot_of(&self, hash: u64) -> usize {
+        (((hash >> 32) * self.slots.len() as u64) >> 32) as usize
     }
 
     /// All slots, for stats and tests.
