@@ -97,7 +97,7 @@ pub enum Step {
 impl Lead {
     /// The session-table hash of the key this lead will look up, if it goes to the table.
     #[inline]
-    fn session_hash(&self) -> Option<u64> {
+    pub(crate) fn session_hash(&self) -> Option<u64> {
         match *self {
             Lead::Known(Step::Session { hash, .. } | Step::Label { hash, .. }) => Some(hash),
             _ => None,
