@@ -593,6 +593,8 @@ impl<Io: PacketIo> Pump<Io> {
             // The frames that go to the session table, listed without a branch, so that the
             // prefetch pass does not branch on each frame's kind: mixed traffic (CID records
             // among a new-flow flood) would mispredict there.
+            // An index fits a byte and the mask keeps every write inside the list.
+            const _: () = assert!(crate::MAX_BURST <= 256 && crate::MAX_BURST.is_power_of_two());
             let mut tabled = [0u8; crate::MAX_BURST];
             let mut tabled_count = 0usize;
             for (index, (slot, frame)) in prepared.iter_mut().zip(rx.iter()).enumerate() {
