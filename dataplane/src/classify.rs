@@ -470,23 +470,39 @@ impl Classifier {
         counters: &WorkerCounters,
     ) -> Verdict {
         let key = five_tuple(parsed);
-        if let Some(value) = self.sessions.lookup_hashed(&key, hash, now) {
-            if let Some(node) = usable(snapshot, value.node_id) {
-                counters.session_hits.inc();
-                return Verdict::Forward { service: service_index, node, route: Route::SessionHit };
+        let vacancy = match self.sessions.probe_hashed(&key, hash, now) {
+            Ok(value) => {
+                if let Some(node) = usable(snapshot, value.node_id) {
+                    counters.session_hits.inc();
+                    return Verdict::Forward { service: service_index, node, route: Route::SessionHit };
+                }
+                // Its node went down or left the config: the session moves (counted).
+                counters.sessions_rescheduled.inc();
+                None
             }
-            // Its node went down or left the config: the session moves (counted).
-            counters.sessions_rescheduled.inc();
-        }
+            Err(vacancy) => Some(vacancy),
+        };
         let Some(node) = service.pick(hash) else {
             return Verdict::Drop(DropReason::NoHealthyNode);
         };
-        self.insert(key, hash, SessionValue { node_id: snapshot.nodes[node as usize].id, aux: 0 }, now, counters);
+        let value = SessionValue { node_id: snapshot.nodes[node as usize].id, aux: 0 };
+        let outcome = match vacancy {
+            // The miss said where the key stands: no second search of the bucket.
+            Some(vacancy) => self.sessions.insert_vacant(key, hash, value, now, vacancy),
+            None => self.sessions.insert_hashed(key, hash, value, now),
+        };
+        self.count_insert(outcome, counters);
         Verdict::Forward { service: service_index, node, route: Route::SessionNew }
     }
 
     fn insert(&mut self, key: FlowKey, hash: u64, value: SessionValue, now: u64, counters: &WorkerCounters) {
-        match self.sessions.insert_hashed(key, hash, value, now) {
+        let outcome = self.sessions.insert_hashed(key, hash, value, now);
+        self.count_insert(outcome, counters);
+    }
+
+    #[inline(always)]
+    fn count_insert(&self, outcome: InsertOutcome, counters: &WorkerCounters) {
+        match outcome {
             InsertOutcome::Inserted => {
                 counters.sessions_created.inc();
                 counters.sessions_live.set(self.sessions.len() as u64);

@@ -244,6 +244,8 @@ fn expire_step_is_bounded_and_eventually_clears_everything() {
 #[derive(Clone, Debug)]
 enum Operation {
     Insert(u32, u32),
+    /// As the classifier's session path: `probe_hashed`, and on a miss `insert_vacant`.
+    ProbeInsert(u32, u32),
     Lookup(u32),
     Update(u32, u32),
     Remove(u32),
@@ -254,6 +256,7 @@ enum Operation {
 fn operation(keys: u32) -> impl Strategy<Value = Operation> {
     prop_oneof![
         4 => (0..keys, any::<u32>()).prop_map(|(k, v)| Operation::Insert(k, v)),
+        3 => (0..keys, any::<u32>()).prop_map(|(k, v)| Operation::ProbeInsert(k, v)),
         4 => (0..keys).prop_map(Operation::Lookup),
         1 => (0..keys, any::<u32>()).prop_map(|(k, v)| Operation::Update(k, v)),
         1 => (0..keys).prop_map(Operation::Remove),
@@ -273,7 +276,7 @@ fn check_against_model(capacity: u32, operations: &[Operation]) -> Result<(), Te
     let live = |last: u32, now: u32| age(last, now) <= timeout_ticks as i32;
     for operation in operations {
         let now = tick_of(now_ns);
-        if let Operation::Insert(k, _) | Operation::Lookup(k) = *operation {
+        if let Operation::Insert(k, _) | Operation::ProbeInsert(k, _) | Operation::Lookup(k) = *operation {
             // As the burst loop does before a lookup or insert: a hint, which must change nothing.
             let hash = table.hash(&key(k));
             table.prefetch(hash);
@@ -283,9 +286,31 @@ fn check_against_model(capacity: u32, operations: &[Operation]) -> Result<(), Te
             }
         }
         match *operation {
-            Operation::Insert(k, v) => {
+            Operation::Insert(k, v) | Operation::ProbeInsert(k, v) => 'insert: {
                 let k = key(k);
-                let outcome = table.insert(k, value(v), now_ns);
+                let outcome = if let Operation::ProbeInsert(..) = *operation {
+                    let hash = table.hash(&k);
+                    match table.probe_hashed(&k, hash, now_ns) {
+                        Ok(found) => {
+                            // A hit: the model must hold the key live, and the hit refreshes it.
+                            match model.get_mut(&k) {
+                                Some(entry) if live(entry.1, now) => {
+                                    prop_assert_eq!(found, entry.0);
+                                    entry.1 = now;
+                                }
+                                _ => prop_assert!(false, "probe_hashed found a session the model has not live"),
+                            }
+                            break 'insert;
+                        }
+                        Err(vacancy) => {
+                            let outcome = table.insert_vacant(k, hash, value(v), now_ns, vacancy);
+                            prop_assert_ne!(outcome, InsertOutcome::Updated, "a vacancy is never a live session");
+                            outcome
+                        }
+                    }
+                } else {
+                    table.insert(k, value(v), now_ns)
+                };
                 match model.get(&k) {
                     Some(&(_, last)) => {
                         let expected = if live(last, now) { InsertOutcome::Updated } else { InsertOutcome::ReplacedExpired };
