@@ -460,9 +460,13 @@ impl SessionTable {
     pub(crate) fn insert_vacant(&mut self, key: FlowKey, hash: u64, value: SessionValue, now_ns: u64, vacancy: Vacancy) -> InsertOutcome {
         let now = tick_of(now_ns);
         let index = hash as usize & self.bucket_mask;
-        debug_assert_eq!(
-            self.find_way(index, &key, hash).filter(|&way| !self.is_live(self.buckets[index].meta.last_seen[way], now)),
-            vacancy.expired_way(),
+        debug_assert!(
+            match self.find_way(index, &key, hash) {
+                None => vacancy == Vacancy::ABSENT,
+                Some(way) => {
+                    !self.is_live(self.buckets[index].meta.last_seen[way], now) && vacancy.expired_way() == Some(way)
+                }
+            },
             "insert_vacant needs the vacancy of this key's probe, the table unchanged since"
         );
         if let Some(way) = vacancy.expired_way() {

@@ -126,6 +126,40 @@ fn time_slightly_in_the_past_reads_as_fresh() {
 }
 
 #[test]
+fn a_probe_miss_inserts_where_it_left_off() {
+    let mut table = SessionTable::new(64, 10 * TICK, hasher());
+    let (fresh, aged) = (key(4), key(8));
+    let at = 1_000 * TICK;
+    table.insert(aged, value(1), at);
+    let later = at + 20 * TICK;
+    let hash = table.hash(&fresh);
+    let vacancy = table.probe_hashed(&fresh, hash, later).unwrap_err();
+    assert_eq!(vacancy.expired_way(), None);
+    assert_eq!(table.insert_vacant(fresh, hash, value(2), later, vacancy), InsertOutcome::Inserted);
+    let hash = table.hash(&aged);
+    let vacancy = table.probe_hashed(&aged, hash, later).unwrap_err();
+    assert!(vacancy.expired_way().is_some(), "an expired session is a vacancy in its own way");
+    assert_eq!(table.insert_vacant(aged, hash, value(3), later, vacancy), InsertOutcome::ReplacedExpired);
+    assert_eq!(table.probe_hashed(&aged, hash, later), Ok(value(3)));
+    assert_eq!(table.lookup(&fresh, later), Some(value(2)));
+    assert_eq!(table.len(), 2);
+}
+
+/// A vacancy that does not describe the key (here: the key is live) is a caller's bug that a
+/// debug build catches, rather than storing the key twice.
+#[test]
+#[cfg(debug_assertions)]
+#[should_panic(expected = "insert_vacant needs the vacancy of this key's probe")]
+fn a_stale_vacancy_is_caught_in_debug_builds() {
+    let mut table = SessionTable::new(64, 10 * TICK, hasher());
+    let k = key(4);
+    let hash = table.hash(&k);
+    let vacancy = table.probe_hashed(&k, hash, TICK).unwrap_err();
+    table.insert_vacant(k, hash, value(1), TICK, vacancy);
+    table.insert_vacant(k, hash, value(2), TICK, vacancy);
+}
+
+#[test]
 fn hit_refreshes_last_seen() {
     let mut table = SessionTable::new(64, 10 * TICK, hasher());
     table.insert(key(1), value(1), 0);
