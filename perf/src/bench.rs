@@ -750,7 +750,7 @@ pub fn cid_cost_under_flood(c_mix: f64, c_flood_only: f64, cid_share: f64) -> f6
     (c_mix - (1.0 - cid_share) * c_flood_only) / cid_share
 }
 
-/// cidlb's cost per packet in CPU time (seconds of the forwarding thread per packet).
+/// A program's cost per packet in CPU time (seconds of the forwarding thread per packet).
 fn cpu_cost(sample: &Sample) -> Option<f64> {
     (sample.cpu_seconds > 0.0 && sample.packets > 0).then(|| sample.cpu_seconds / sample.packets as f64)
 }
@@ -760,17 +760,28 @@ fn cpu_cost(sample: &Sample) -> Option<f64> {
 /// that failed stops, so its samples are rounds 0..n). None when the target is another kind,
 /// a companion is missing or the rows come from different runs (`--merge`).
 pub fn cid_under_flood_rounds(result: &ProfileResult, all: &[ProfileResult]) -> Option<Vec<(f64, f64)>> {
+    flood_rounds(result, all, |r| &r.cidlb)
+}
+
+/// [`cid_under_flood_rounds`] over testpmd 5tswap's runs of the same rounds: a control. 5tswap
+/// keeps no table, so whatever the derivation finds for it is what the captures and the I/O
+/// (net_pcap's copy into a fresh mbuf, the transmit) make of the mix, not a flood's effect.
+pub fn testpmd_under_flood_rounds(result: &ProfileResult, all: &[ProfileResult]) -> Option<Vec<(f64, f64)>> {
+    flood_rounds(result, all, |r| &r.testpmd_5tswap)
+}
+
+/// The flood derivation over one program's samples (`samples` picks them from a row).
+fn flood_rounds(result: &ProfileResult, all: &[ProfileResult], samples: fn(&ProfileResult) -> &Vec<Sample>) -> Option<Vec<(f64, f64)>> {
     let Target::CidUnderFlood { base, flood_only, cid_share, .. } = find(&result.name)?.target else { return None };
     let base = all.iter().find(|r| r.name == base)?;
     let flood_only = all.iter().find(|r| r.name == flood_only)?;
     if base.earlier_run != result.earlier_run || flood_only.earlier_run != result.earlier_run {
         return None;
     }
-    let rounds: Vec<(f64, f64)> = base
-        .cidlb
+    let rounds: Vec<(f64, f64)> = samples(base)
         .iter()
-        .zip(&result.cidlb)
-        .zip(&flood_only.cidlb)
+        .zip(samples(result))
+        .zip(samples(flood_only))
         .filter_map(|((b, m), f)| Some((cpu_cost(b)?, cid_cost_under_flood(cpu_cost(m)?, cpu_cost(f)?, cid_share))))
         .filter(|(_, under)| *under > 0.0)
         .collect();
@@ -903,6 +914,16 @@ fn cid_under_flood_note(r: &ProfileResult, all: &[ProfileResult]) -> Option<Stri
             let hz = r.tsc_hz() as f64;
             let values: Vec<String> = rounds.iter().map(|(b, u)| format!("{:.3} ({:.0} / {:.0} cycles)", b / u, b * hz, u * hz)).collect();
             let _ = write!(note, "; per round: {}", values.join(", "));
+            if let Some(control) = testpmd_under_flood_rounds(r, all) {
+                let mut figures: Vec<f64> = control.iter().map(|(b, u)| b / u).collect();
+                let values: Vec<String> = control.iter().map(|(b, u)| format!("{:.3} ({:.0} / {:.0} cycles)", b / u, b * hz, u * hz)).collect();
+                let _ = write!(
+                    note,
+                    ". The same derivation on testpmd 5tswap, which keeps no table (a control: what the captures and the I/O alone make of the mix): {:.3} (per round: {})",
+                    median(&mut figures).unwrap_or(f64::NAN),
+                    values.join(", ")
+                );
+            }
         }
         None => {
             let _ = write!(note, "; not computed: needs `{base}`, `{}` and `{flood_only}` measured in the same run", r.name);
@@ -1063,6 +1084,18 @@ mod tests {
         // Paired by round: a companion that stopped after one round gives one figure.
         let short = vec![costed("flood-base", &[400.0], 0), costed("flood", &[700.0, 900.0], 9), costed("flood-only", &[1600.0; 2], 9)];
         assert_eq!(cid_under_flood_rounds(&short[1], &short).unwrap().len(), 1);
+
+        // The control reads testpmd's samples, not cidlb's: 5tswap 100 ns a packet alone, 130
+        // in the mix, 100 on the flood alone → its "CID" 140 ns, 100 / 140 in every round.
+        let mut control = all.clone();
+        for (row, ns) in control.iter_mut().zip([100.0, 130.0, 100.0]) {
+            for sample in &mut row.testpmd_5tswap {
+                sample.cpu_seconds = ns * 1e-9 * sample.packets as f64;
+            }
+        }
+        let rounds = testpmd_under_flood_rounds(&control[1], &control).unwrap();
+        assert!(rounds.iter().all(|(b, u)| (b / u - 100.0 / 140.0).abs() < 1e-9), "{rounds:?}");
+        assert_eq!(cid_under_flood_rounds(&control[1], &control), cid_under_flood_rounds(&all[1], &all));
         // No figure without a companion, from rows of different runs, or without evictions.
         assert_eq!(cid_under_flood(&all[1], &all[1..]), None);
         let mut merged = all.clone();
@@ -1088,6 +1121,9 @@ mod tests {
         assert!(note.contains("(c(`flood`) − 0.25 × c(`flood-only`)) / 0.75"), "{note}");
         assert!(note.contains("per round: 1.000 (400 / 400 cycles), 0.909 (400 / 440 cycles), 1.250 (500 / 400 cycles)"), "{note}");
         assert!(note.contains("`flood` 123 evicted, 0 expired, `flood-only` 456 evicted"), "{note}");
+        // The control: testpmd's runs (500 ns a packet in every profile here) through the same
+        // derivation.
+        assert!(note.contains("The same derivation on testpmd 5tswap, which keeps no table (a control: what the captures and the I/O alone make of the mix): 1.000 (per round: 1.000 (500 / 500 cycles)"), "{note}");
 
         // The JSON results file round-trips to the same table.
         let json = serde_json::to_string_pretty(&all).unwrap();
