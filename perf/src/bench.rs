@@ -912,16 +912,17 @@ fn cid_under_flood_note(r: &ProfileResult, all: &[ProfileResult]) -> Option<Stri
     match cid_under_flood_rounds(r, all) {
         Some(rounds) => {
             let hz = r.tsc_hz() as f64;
-            let values: Vec<String> = rounds.iter().map(|(b, u)| format!("{:.3} ({:.0} / {:.0} cycles)", b / u, b * hz, u * hz)).collect();
-            let _ = write!(note, "; per round: {}", values.join(", "));
+            let per_round = |rounds: &[(f64, f64)]| {
+                rounds.iter().map(|(b, u)| format!("{:.3} ({:.0} / {:.0} cycles)", b / u, b * hz, u * hz)).collect::<Vec<_>>().join(", ")
+            };
+            let _ = write!(note, "; per round: {}", per_round(&rounds));
             if let Some(control) = testpmd_under_flood_rounds(r, all) {
                 let mut figures: Vec<f64> = control.iter().map(|(b, u)| b / u).collect();
-                let values: Vec<String> = control.iter().map(|(b, u)| format!("{:.3} ({:.0} / {:.0} cycles)", b / u, b * hz, u * hz)).collect();
                 let _ = write!(
                     note,
                     ". The same derivation on testpmd 5tswap, which keeps no table (a control: what the captures and the I/O alone make of the mix): {:.3} (per round: {})",
                     median(&mut figures).unwrap_or(f64::NAN),
-                    values.join(", ")
+                    per_round(&control)
                 );
             }
         }
