@@ -102,6 +102,12 @@ enum Command {
         /// until `--packets` were measured in all.
         #[arg(long, default_value_t = 65_536)]
         segment: u64,
+        /// A diagnostic for `flood`: its spoofed packets arrive in runs of N (and its CID
+        /// records in runs of 3N) instead of evenly spread, the same packets otherwise. With N
+        /// = 32, the worker's burst, the flood and the CID records never share a burst: the
+        /// figure then shows what the flood costs CID records outside their own bursts.
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+        flood_run: u64,
     },
     /// Latency under load: timestamped CID traffic through a cidlb instance at fixed rates
     /// (see the README's Performance section).
@@ -207,16 +213,17 @@ fn main() -> anyhow::Result<()> {
                 bail!("no profile could be measured (see the errors above)");
             }
         }
-        Command::Micro { profiles, packets, segment } => {
+        Command::Micro { profiles, packets, segment, flood_run } => {
+            let flood_run = usize::try_from(flood_run)?;
             let selected = select(&profiles)?;
             println!("| profile | packets | ns/packet | ns/packet (CPU time) | Mpps | dropped |\n|---|---:|---:|---:|---:|---:|");
             for p in &selected {
-                let r = cidlb_perf::micro::run(p, packets)?;
+                let r = cidlb_perf::micro::run(p, packets, flood_run)?;
                 let cpu = r.cpu_ns_per_packet();
                 println!("| `{}` | {} | {:.1} | {cpu:.1} | {:.2} | {} |", p.name, r.packets, r.ns_per_packet(), 1e3 / r.ns_per_packet(), r.dropped);
             }
             for p in selected.iter().filter(|p| matches!(p.target, cidlb_perf::bench::Target::CidUnderFlood { .. })) {
-                println!("\n{}", cidlb_perf::micro::cid_under_flood(p, packets, segment)?.render());
+                println!("\n{}", cidlb_perf::micro::cid_under_flood(p, packets, segment, flood_run)?.render());
             }
         }
         #[cfg(feature = "dpdk")]

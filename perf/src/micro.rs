@@ -133,14 +133,16 @@ fn thread_cpu_ns() -> Option<u64> {
 }
 
 /// Run `profile`'s traffic through a worker for `packets` packets (after one warm-up pass over
-/// the capture, which fills the session table as the bench's first seconds do).
-pub fn run(profile: &BenchProfile, packets: u64) -> anyhow::Result<MicroResult> {
-    run_frames(profile, capture(profile)?, packets)
+/// the capture, which fills the session table as the bench's first seconds do). `flood_run`:
+/// [`ProfileParams::flood_run`](profiles::ProfileParams::flood_run) (1: the bench's capture).
+pub fn run(profile: &BenchProfile, packets: u64, flood_run: usize) -> anyhow::Result<MicroResult> {
+    run_frames(profile, capture(profile, flood_run)?, packets)
 }
 
 /// The frames of `profile`'s generated capture.
-fn capture(profile: &BenchProfile) -> anyhow::Result<Vec<Vec<u8>>> {
-    Ok(profiles::generate(profile.generator, &profile.params()).map_err(|e| anyhow!(e))?.into_iter().map(|p| p.bytes).collect())
+fn capture(profile: &BenchProfile, flood_run: usize) -> anyhow::Result<Vec<Vec<u8>>> {
+    let params = profiles::ProfileParams { flood_run, ..profile.params() };
+    Ok(profiles::generate(profile.generator, &params).map_err(|e| anyhow!(e))?.into_iter().map(|p| p.bytes).collect())
 }
 
 /// As [`run`], over `frames` instead of the profile's capture (with the profile's config).
@@ -181,6 +183,8 @@ pub struct FloodFigure {
     pub flood_only: &'static str,
     pub cid_share: f64,
     pub min: f64,
+    /// The mix's spoofed packets came in runs of this many (1: the bench's even spread).
+    pub flood_run: usize,
     /// CPU ns per packet over all segments: base, the mix (`profile`), flood alone.
     pub ns: [f64; 3],
     /// Per round: c(base) / c_CID under flood.
@@ -202,8 +206,9 @@ impl FloodFigure {
         let mut sorted = self.rounds.clone();
         sorted.sort_by(f64::total_cmp);
         let (lowest, highest) = (sorted.first().copied().unwrap_or(f64::NAN), sorted.last().copied().unwrap_or(f64::NAN));
+        let runs = if self.flood_run > 1 { format!(", spoofed packets in runs of {} (a diagnostic, not the bench's capture)", self.flood_run) } else { String::new() };
         format!(
-            "`{name}` (interleaved, {n} rounds): CID throughput under flood **{median:.3}** of without (median of the rounds, {lowest:.3}–{highest:.3}; target ≥ {min}); \
+            "`{name}` (interleaved, {n} rounds{runs}): CID throughput under flood **{median:.3}** of without (median of the rounds, {lowest:.3}–{highest:.3}; target ≥ {min}); \
              over all rounds: CID cost under flood (`{name}` {mix:.1} ns − {share_rest} × `{flood_only}` {only:.1} ns) / {share} = {under:.1} ns against {base_ns:.1} ns without (`{base}`), {overall:.3}",
             name = self.profile,
             n = self.rounds.len(),
@@ -229,7 +234,8 @@ impl FloodFigure {
 /// c(base) / c_CID under flood (CPU time), c_CID = (c(mix) − (1 − share) × c(flood only)) /
 /// share; the segments are milliseconds apart, so a neighbour's load hits all three alike,
 /// where separate runs seconds apart can differ by ±20 % on a shared VM.
-pub fn cid_under_flood(profile: &BenchProfile, packets: u64, segment: u64) -> anyhow::Result<FloodFigure> {
+/// `flood_run`: as for [`run`], for the mix's capture.
+pub fn cid_under_flood(profile: &BenchProfile, packets: u64, segment: u64, flood_run: usize) -> anyhow::Result<FloodFigure> {
     let Target::CidUnderFlood { base, flood_only, cid_share, min } = profile.target else {
         anyhow::bail!("`{}` has no CID-under-flood target", profile.name);
     };
@@ -240,7 +246,7 @@ pub fn cid_under_flood(profile: &BenchProfile, packets: u64, segment: u64) -> an
     if settings(base_profile) != settings(profile) || settings(only_profile) != settings(profile) {
         anyhow::bail!("`{}`, `{base}` and `{flood_only}` must share one config to run interleaved", profile.name);
     }
-    let captures = vec![capture(base_profile)?, capture(profile)?, capture(only_profile)?];
+    let captures = vec![capture(base_profile, 1)?, capture(profile, flood_run)?, capture(only_profile, 1)?];
     let warm_up: Vec<u64> = captures.iter().map(|c| c.len() as u64).collect();
     let (worker, _control) = worker_for(profile)?;
     let buffers = 4 * worker.params.burst + 64;
@@ -275,7 +281,7 @@ pub fn cid_under_flood(profile: &BenchProfile, packets: u64, segment: u64) -> an
     }
     pump.flush();
     let per_packet = |i: usize| total_ns[i] as f64 / (round_count * segment) as f64;
-    Ok(FloodFigure { profile: profile.name, base, flood_only, cid_share, min, ns: [per_packet(0), per_packet(1), per_packet(2)], rounds })
+    Ok(FloodFigure { profile: profile.name, base, flood_only, cid_share, min, flood_run, ns: [per_packet(0), per_packet(1), per_packet(2)], rounds })
 }
 
 #[cfg(test)]
@@ -286,22 +292,24 @@ mod tests {
     #[test]
     fn flood_figure_from_segments() {
         // CID packets 40 ns with or without the flood, spoofed ones 160 ns: the mix costs 70.
-        let figure = FloodFigure { profile: "flood", base: "flood-base", flood_only: "flood-only", cid_share: 0.75, min: 0.95, ns: [40.0, 70.0, 160.0], rounds: vec![0.9, 1.2, 1.0] };
+        let figure = FloodFigure { profile: "flood", base: "flood-base", flood_only: "flood-only", cid_share: 0.75, min: 0.95, flood_run: 1, ns: [40.0, 70.0, 160.0], rounds: vec![0.9, 1.2, 1.0] };
         assert!((figure.overall() - 1.0).abs() < 1e-9);
         assert_eq!(figure.median(), 1.0);
         let line = figure.render();
-        assert!(line.contains("**1.000** of without (median of the rounds, 0.900–1.200"), "{line}");
+        assert!(line.contains("`flood` (interleaved, 3 rounds): CID throughput under flood **1.000** of without (median of the rounds, 0.900–1.200"), "{line}");
         assert!(line.contains("= 40.0 ns against 40.0 ns without (`flood-base`), 1.000"), "{line}");
+        let runs = FloodFigure { flood_run: 32, ..figure }.render();
+        assert!(runs.contains("(interleaved, 3 rounds, spoofed packets in runs of 32 (a diagnostic, not the bench's capture))"), "{runs}");
     }
 
     #[test]
     fn interleaved_flood_run_measures_every_segment_and_refuses_other_profiles() {
         let flood = crate::bench::find("flood").unwrap();
-        let figure = cid_under_flood(flood, 3 * 2 * 4096, 4096).unwrap();
+        let figure = cid_under_flood(flood, 3 * 2 * 4096, 4096, 1).unwrap();
         assert_eq!(figure.rounds.len(), 2);
         assert!(figure.ns.iter().all(|&ns| ns > 0.0), "{figure:?}");
         assert!(figure.rounds.iter().all(|r| r.is_finite()), "{figure:?}");
-        assert!(cid_under_flood(crate::bench::find("cid").unwrap(), 10_000, 4096).is_err());
+        assert!(cid_under_flood(crate::bench::find("cid").unwrap(), 10_000, 4096, 1).is_err());
     }
 
     #[test]
@@ -323,7 +331,7 @@ mod tests {
     #[test]
     fn loop_io_recycles_and_cid_profile_forwards_everything() {
         let profile = crate::bench::find("cid").unwrap();
-        let result = run(profile, 20_000).unwrap();
+        let result = run(profile, 20_000, 1).unwrap();
         assert!(result.packets >= 20_000);
         assert_eq!(result.dropped, 0, "the cid profile forwards every packet");
         assert!(result.transmitted + 64 >= result.packets, "{result:?}");

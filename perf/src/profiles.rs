@@ -131,11 +131,15 @@ pub struct ProfileParams {
     pub gap_ns: u64,
     /// Nodes the CID profiles spread over (node ids 1..=nodes).
     pub nodes: u8,
+    /// `flood`: the spoofed packets come in runs of this many (the CID records in runs three
+    /// times as long); 1 spreads them evenly. A diagnostic: with the worker's burst size
+    /// every burst is all CID records or all spoofed, so the two never share a burst.
+    pub flood_run: usize,
 }
 
 impl Default for ProfileParams {
     fn default() -> Self {
-        ProfileParams { packets: 10_000, flows: 1000, size: 40, seed: 1, gap_ns: 10_000, nodes: 3 }
+        ProfileParams { packets: 10_000, flows: 1000, size: 40, seed: 1, gap_ns: 10_000, nodes: 3, flood_run: 1 }
     }
 }
 
@@ -174,7 +178,7 @@ pub fn generate(profile: &str, params: &ProfileParams) -> Result<Vec<CapturedPac
             let mut cids = 0u64;
             (0..params.packets)
                 .map(|i| {
-                    if flood_is_cid(i, FLOOD_CID_SHARE) {
+                    if flood_is_cid(i / params.flood_run.max(1), FLOOD_CID_SHARE) {
                         cids += 1;
                         cid_stream_packet(&mut rng, params, cids - 1)
                     } else {
@@ -254,6 +258,7 @@ pub const FLOOD_CID_SHARE: f64 = 0.75;
 
 /// Whether packet `i` of a flood capture with CID share `share` is a CID record: the first
 /// `n` packets hold exactly ⌊n × share⌋ of them, spread evenly (0.75: spoofed, CID, CID, CID).
+/// With runs of `r` packets (`ProfileParams::flood_run`), run `i / r` is decided the same way.
 pub fn flood_is_cid(i: usize, share: f64) -> bool {
     ((i + 1) as f64 * share).floor() > (i as f64 * share).floor()
 }
@@ -430,6 +435,23 @@ mod tests {
         // Half CoAP to the five-tuple service, half ClientHellos to the dtls-cid service.
         let coap = only.iter().filter(|f| five_tuple(f).2 == COAP_PORT).count();
         assert_eq!(coap * 2, only.len());
+    }
+
+    /// `flood_run` moves the flood's packets into runs and changes nothing else: the same CID
+    /// records and spoofed packets, each stream in its own order, the same share.
+    #[test]
+    fn flood_runs_regroup_the_same_packets() {
+        let profile = bench::find("flood").unwrap();
+        let even = ProfileParams { packets: 4096, ..profile.params() };
+        let runs = ProfileParams { flood_run: 32, ..even };
+        let (even, runs) = (frames(profile.generator, &even), frames(profile.generator, &runs));
+        // Every 128 packets: 32 spoofed, then 96 CID records.
+        for (i, window) in runs.chunks(128).enumerate() {
+            let kinds: Vec<bool> = window.iter().map(|f| cid_of(f).is_some()).collect();
+            assert!(kinds[..32].iter().all(|c| !c) && kinds[32..].iter().all(|&c| c), "window {i}");
+        }
+        let split = |frames: &[Vec<u8>]| -> (Vec<Vec<u8>>, Vec<Vec<u8>>) { frames.iter().cloned().partition(|f| cid_of(f).is_some()) };
+        assert_eq!(split(&even), split(&runs));
     }
 
     /// Every spoofed 5-tuple of a pass over the bench capture is distinct, and a pass holds at
