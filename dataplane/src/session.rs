@@ -578,7 +578,7 @@ impl SessionTable {
             let occupied = u32::from(meta.occupied);
             let expired = expired_ways(meta, now, timeout) & occupied;
             meta.occupied = (occupied & !expired) as u8;
-            cleared += usize::from(WAYS_SET[expired as usize & 0xff]);
+            cleared += usize::from(WAYS_SET[expired as usize & ((1 << WAYS) - 1)]);
             self.sweep_cursor = (self.sweep_cursor + 1) & self.bucket_mask;
         }
         self.live -= cleared;

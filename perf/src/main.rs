@@ -216,6 +216,9 @@ fn main() -> anyhow::Result<()> {
         Command::Micro { profiles, packets, segment, flood_run } => {
             let flood_run = usize::try_from(flood_run)?;
             let selected = select(&profiles)?;
+            if flood_run > 1 {
+                println!("`flood` below has its spoofed packets in runs of {flood_run} (a diagnostic, not the bench's capture).\n");
+            }
             println!("| profile | packets | ns/packet | ns/packet (CPU time) | Mpps | dropped |\n|---|---:|---:|---:|---:|---:|");
             for p in &selected {
                 let r = cidlb_perf::micro::run(p, packets, flood_run)?;
