@@ -20,3 +20,6 @@ else
     echo "test.sh: cargo clippy is not installed (rustup component add clippy); skipping the unwrap check" >&2
 fi
 scripts/fuzz-smoke.sh
+# The release binary for two minutes of flood and reloads (scripts/soak.sh 30 is the long run).
+echo "== soak (2 minutes)"
+scripts/soak.sh 2
