@@ -24,7 +24,7 @@ slack_kib=${SOAK_RSS_SLACK_KIB:-4096}
 [[ "$minutes" =~ ^[0-9]+$ && "$minutes" -ge 2 ]] || { echo "soak: MINUTES must be a whole number, at least 2" >&2; exit 2; }
 
 scripts/setup.sh >/dev/null
-cargo build --release --bins -q
+cargo build --release -q -p cidlb -p cidlb-perf
 cidlb=target/release/cidlb
 perf=target/release/cidlb-perf
 
