@@ -355,11 +355,11 @@ impl SessionTable {
     /// whose signature matches, else the way an insert takes: a free one, else the least
     /// recently used, which a new session evicts. Without it, an insert into a full bucket
     /// writes to a line nothing has loaded and waits for memory (the largest part of a spoofed
-    /// packet's extra cost under a flood, docs/tuning-log.md "CID under flood"). A hint: reads the metadata,
-    /// changes nothing. Returns `true` when the lookup is sure to miss (the preferred way holds
-    /// another key and no occupied way carries the key's signature: a full bucket under a
-    /// new-flow flood), so that the caller can prefetch what a miss reads next (the Maglev
-    /// slot); `false` promises nothing.
+    /// packet's extra cost under a flood in session 4, docs/tuning-log.md "CID under flood").
+    /// A hint: reads the metadata, changes nothing. Returns `true` when the lookup is sure to
+    /// miss (the preferred way holds another key and no occupied way carries the key's
+    /// signature: a full bucket under a new-flow flood), so that the caller can prefetch what a
+    /// miss reads next (the Maglev slot); `false` promises nothing.
     #[inline(always)]
     pub fn prefetch_target(&self, hash: u64, now_ns: u64) -> bool {
         let Some(bucket) = self.buckets.get(hash as usize & self.bucket_mask) else {
