@@ -204,6 +204,11 @@ fn pcap_in_to_out_counts_every_packet() {
     assert_eq!(by_reason, s["dropped_total"].as_u64().unwrap());
     assert_eq!(by_reason, dropped, "every drop has a reason: {}", s["drops"]);
     assert_eq!(s["workers"][0]["lcore"], 1);
+    // The worker timed every burst that held packets: at least one, at most one per packet.
+    let bursts = &s["workers"][0]["burst_cycles"];
+    let count = bursts["count"].as_u64().unwrap_or(0);
+    assert!((1..=rx).contains(&count), "{bursts}");
+    assert!(bursts["p50"].as_u64().unwrap() > 0 && bursts["p50"].as_u64() <= bursts["max"].as_u64(), "{bursts}");
     // net_pcap completes out.pcap when the port is closed.
     assert_eq!(count_pcap(&dir.path("out.pcap")), tx, "out.pcap holds what was transmitted");
 }

@@ -73,7 +73,7 @@ pub fn float(value: f64) -> String {
 }
 
 /// Quantiles of one worker's burst processing time.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
 pub struct LatencySummary {
     pub count: u64,
     pub p50: u64,

@@ -237,6 +237,15 @@ pub struct Sample {
     /// CPU time of the forwarding lcore's thread (`rte-worker-1`), from /proc: the share of
     /// the core it really got on a loaded machine.
     pub cpu_seconds: f64,
+    /// cidlb only: the median and 99th percentile of its per-burst processing time (TSC
+    /// cycles, from the worker's burst latency histogram in the stats JSON) and the mean
+    /// packets of a measured burst; 0 when unknown (testpmd, older results).
+    #[serde(default)]
+    pub burst_p50_cycles: f64,
+    #[serde(default)]
+    pub burst_p99_cycles: f64,
+    #[serde(default)]
+    pub packets_per_burst: f64,
 }
 
 impl Sample {
@@ -270,6 +279,11 @@ impl Sample {
         } else {
             0.0
         }
+    }
+    /// The per-burst cost's p50 and p99 per packet of a burst, when the run reported them.
+    pub fn burst_cycles_per_packet(&self) -> Option<(f64, f64)> {
+        (self.packets_per_burst > 0.0 && self.burst_p50_cycles > 0.0)
+            .then(|| (self.burst_p50_cycles / self.packets_per_burst, self.burst_p99_cycles / self.packets_per_burst))
     }
 }
 
@@ -349,6 +363,11 @@ impl ProfileResult {
     }
     fn tsc_hz(&self) -> u64 {
         self.cidlb.iter().map(|s| s.tsc_hz).find(|h| *h > 0).unwrap_or(0)
+    }
+    /// Medians over the rounds of the per-burst cost's p50 and p99, per packet.
+    pub fn burst_cycles(&self) -> Option<(f64, f64)> {
+        let per_packet: Vec<(f64, f64)> = self.cidlb.iter().filter_map(Sample::burst_cycles_per_packet).collect();
+        Some((median(&mut per_packet.iter().map(|p| p.0).collect::<Vec<_>>())?, median(&mut per_packet.iter().map(|p| p.1).collect::<Vec<_>>())?))
     }
     pub fn cycles_cpu(&self) -> Option<f64> {
         let hz = self.tsc_hz();
@@ -554,7 +573,20 @@ pub fn run_cidlb(options: &BenchOptions, profile: &BenchProfile, capture: &Path,
         sessions_evicted: json["totals"]["sessions_evicted"].as_u64().unwrap_or(0),
         sessions_expired: json["totals"]["sessions_expired"].as_u64().unwrap_or(0),
     };
-    Ok((Sample { packets, seconds, transmitted, tsc_hz, cpu_seconds: cpu.seconds() }, report))
+    // The one worker's burst latency histogram (bursts that held packets).
+    let burst = &json["workers"][0]["burst_cycles"];
+    let bursts = burst["count"].as_u64().unwrap_or(0);
+    let sample = Sample {
+        packets,
+        seconds,
+        transmitted,
+        tsc_hz,
+        cpu_seconds: cpu.seconds(),
+        burst_p50_cycles: burst["p50"].as_f64().unwrap_or(0.0),
+        burst_p99_cycles: burst["p99"].as_f64().unwrap_or(0.0),
+        packets_per_burst: if bursts > 0 { packets as f64 / bursts as f64 } else { 0.0 },
+    };
+    Ok((sample, report))
 }
 
 /// `dpdk-testpmd --forward-mode=<mode>` driven through its prompt: start, wait, stop, quit;
@@ -638,7 +670,7 @@ fn drive_testpmd(child: &mut Child, stdout: &Path, seconds: f64) -> anyhow::Resu
             .and_then(|n| n.parse().ok())
             .ok_or_else(|| anyhow!("no {name} in testpmd's statistics"))
     };
-    Ok(Sample { packets: field("RX-packets:")?, transmitted: field("TX-packets:")?, seconds: elapsed, tsc_hz: 0, cpu_seconds: cpu.seconds() })
+    Ok(Sample { packets: field("RX-packets:")?, transmitted: field("TX-packets:")?, seconds: elapsed, tsc_hz: 0, cpu_seconds: cpu.seconds(), ..Default::default() })
 }
 
 /// Run every profile of `options`, printing progress to stderr. Rounds go over the profiles
@@ -809,17 +841,17 @@ fn target_text(profile: &BenchProfile) -> String {
 /// The Markdown table (and notes) of a bench run.
 pub fn render_table(results: &[ProfileResult], options: &BenchOptions, load: &str) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "| profile | cidlb Mpps | testpmd 5tswap Mpps | testpmd io Mpps | ratio | cycles/packet | ratio (CPU time) | cycles/packet (CPU time) cidlb / 5tswap | target | met? |");
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---|---|");
+    let _ = writeln!(out, "| profile | cidlb Mpps | testpmd 5tswap Mpps | testpmd io Mpps | ratio | cycles/packet | ratio (CPU time) | cycles/packet (CPU time) cidlb / 5tswap | cidlb cycles/packet per burst p50 / p99 | target | met? |");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|");
     let f = |v: Option<f64>, digits: usize| v.map(|v| format!("{v:.digits$}")).unwrap_or_else(|| "—".into());
     for r in results {
         let Some(profile) = find(&r.name) else { continue };
         if let Some(why) = &r.skipped {
-            let _ = writeln!(out, "| `{}` | — | — | — | — | — | — | — | {why} | — |", r.name);
+            let _ = writeln!(out, "| `{}` | — | — | — | — | — | — | — | — | {why} | — |", r.name);
             continue;
         }
         if let Some(e) = &r.error {
-            let _ = writeln!(out, "| `{}` | failed | — | — | — | — | — | — | {} | no: {} |", r.name, target_text(profile), e.replace('|', "/"));
+            let _ = writeln!(out, "| `{}` | failed | — | — | — | — | — | — | — | {} | no: {} |", r.name, target_text(profile), e.replace('|', "/"));
             continue;
         }
         let met = match target_met(r, results) {
@@ -843,7 +875,7 @@ pub fn render_table(results: &[ProfileResult], options: &BenchOptions, load: &st
         };
         let _ = writeln!(
             out,
-            "| `{}` | {} | {} | {} | {ratio} | {} | {} | {} / {} | {} | {met} |",
+            "| `{}` | {} | {} | {} | {ratio} | {} | {} | {} / {} | {} / {} | {} | {met} |",
             r.name,
             f(r.cidlb_mpps(), 2),
             f(r.tswap_mpps(), 2),
@@ -852,6 +884,8 @@ pub fn render_table(results: &[ProfileResult], options: &BenchOptions, load: &st
             f(r.cpu_ratio(), 2),
             f(r.cycles_cpu(), 0),
             f(r.tswap_cycles_cpu(), 0),
+            f(r.burst_cycles().map(|b| b.0), 0),
+            f(r.burst_cycles().map(|b| b.1), 0),
             target_text(profile)
         );
     }
@@ -859,7 +893,7 @@ pub fn render_table(results: &[ProfileResult], options: &BenchOptions, load: &st
     let tsc = results.iter().flat_map(|r| r.cidlb.iter()).map(|s| s.tsc_hz).find(|h| *h > 0).unwrap_or(0);
     let _ = writeln!(
         out,
-        "{} rounds × {} s per program and profile, medians. Mpps = packets received / forwarding time (cidlb: `--stats-json` totals.rx_packets / duration_seconds; testpmd: accumulated RX-packets / time from `start` to `stop`). ratio = median of per-round cidlb / 5tswap (the target and met? use it). cycles/packet = TSC Hz ({:.2} GHz) × duration / packets of the one busy-polling worker (wall clock: includes time the worker was preempted). The CPU-time columns use the forwarding thread's own CPU time (`/proc/PID/task/TID/schedstat`, else `stat`, of `rte-worker-1`) instead of the wall clock, which removes the preemption of a shared machine. Load average at the end: {load}. Machine: {}.",
+        "{} rounds × {} s per program and profile, medians. Mpps = packets received / forwarding time (cidlb: `--stats-json` totals.rx_packets / duration_seconds; testpmd: accumulated RX-packets / time from `start` to `stop`). ratio = median of per-round cidlb / 5tswap (the target and met? use it). cycles/packet = TSC Hz ({:.2} GHz) × duration / packets of the one busy-polling worker (wall clock: includes time the worker was preempted). The CPU-time columns use the forwarding thread's own CPU time (`/proc/PID/task/TID/schedstat`, else `stat`, of `rte-worker-1`) instead of the wall clock, which removes the preemption of a shared machine. Per burst: the median and 99th percentile of cidlb's per-burst processing time (the worker's HDR burst latency histogram in its stats JSON: TSC cycles from before the receive to after the transmit, buckets 3.1 % wide) divided by the mean packets of a burst; a burst during which the worker was preempted lands in the tail, so p50 is the cost of a packet with the core to itself and p99 shows the machine's interruptions. Load average at the end: {load}. Machine: {}.",
         options.rounds,
         options.seconds,
         tsc as f64 / 1e9,
@@ -1005,8 +1039,8 @@ mod tests {
 
     /// A result whose cidlb samples cost `costs` cycles per packet in CPU time (at 1 GHz).
     fn costed(name: &str, costs: &[f64], evicted: u64) -> ProfileResult {
-        let sample = |c: &f64| Sample { packets: 1_000_000, seconds: 2.0, transmitted: 1_000_000, tsc_hz: 1_000_000_000, cpu_seconds: c * 1e-3 };
-        let tswap = Sample { packets: 4_000_000, seconds: 2.0, transmitted: 4_000_000, tsc_hz: 0, cpu_seconds: 2.0 };
+        let sample = |c: &f64| Sample { packets: 1_000_000, seconds: 2.0, transmitted: 1_000_000, tsc_hz: 1_000_000_000, cpu_seconds: c * 1e-3, ..Default::default() };
+        let tswap = Sample { packets: 4_000_000, seconds: 2.0, transmitted: 4_000_000, tsc_hz: 0, cpu_seconds: 2.0, ..Default::default() };
         ProfileResult {
             name: name.into(),
             cidlb: costs.iter().map(sample).collect(),
@@ -1106,6 +1140,33 @@ mod tests {
         let mut calm = all.clone();
         calm[1].sessions_evicted = 0;
         assert_eq!(target_met(&calm[1], &calm), None);
+    }
+
+    #[test]
+    fn table_shows_the_per_burst_cost_per_packet() {
+        let burst = |p50: f64, p99: f64| Sample {
+            packets: 3_200_000,
+            seconds: 1.0,
+            transmitted: 3_200_000,
+            tsc_hz: 2_000_000_000,
+            cpu_seconds: 1.0,
+            burst_p50_cycles: p50,
+            burst_p99_cycles: p99,
+            packets_per_burst: 32.0,
+        };
+        let mut cid = ProfileResult { name: "cid".into(), ratios: vec![0.4; 3], ..Default::default() };
+        cid.cidlb = vec![burst(9_600.0, 32_000.0), burst(10_240.0, 64_000.0), burst(12_800.0, 40_000.0)];
+        let mut old = ProfileResult { name: "ipip".into(), ratios: vec![0.3], ..Default::default() };
+        old.cidlb = vec![Sample { packets: 1, seconds: 1.0, ..Default::default() }];
+        let table = render_table(&[cid, old], &options(), "x");
+        assert!(table.contains("| cidlb cycles/packet per burst p50 / p99 |"), "{table}");
+        // Medians over the rounds of p50 / 32 and p99 / 32.
+        let row = table.lines().find(|l| l.starts_with("| `cid` |")).unwrap();
+        assert!(row.contains("| 320 / 1250 |"), "{row}");
+        // A result without the histogram (testpmd-only or an older results file) shows dashes.
+        let row = table.lines().find(|l| l.starts_with("| `ipip` |")).unwrap();
+        assert!(row.contains("| — / — |"), "{row}");
+        assert_eq!(row.matches('|').count(), table.lines().next().unwrap().matches('|').count(), "{row}");
     }
 
     #[test]
