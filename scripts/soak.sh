@@ -25,8 +25,8 @@ slack_kib=${SOAK_RSS_SLACK_KIB:-4096}
 
 scripts/setup.sh >/dev/null
 cargo build --release -q -p cidlb -p cidlb-perf
-cidlb=target/release/cidlb
-perf=target/release/cidlb-perf
+cidlb="${CARGO_TARGET_DIR:-target}/release/cidlb"
+perf="${CARGO_TARGET_DIR:-target}/release/cidlb-perf"
 
 work=$(mktemp -d /tmp/cidlb-soak.XXXXXX)
 pid=
