@@ -116,10 +116,11 @@ rss_end=$rss
 
 # The end of --duration (bounded wait), then the stats.
 for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$pid" 2>/dev/null; then fail "still running 60 s after its duration"; status=1; else
-    status=0; wait "$pid" || status=$?
+if kill -0 "$pid" 2>/dev/null; then
+    fail "still running 60 s after its duration"; status=1   # cleanup stops it (pid kept)
+else
+    status=0; wait "$pid" || status=$?; pid=
 fi
-pid=
 [ "$status" = 0 ] || fail "cidlb exited with status $status"
 [ -s "$work/stats.json" ] || fail "no stats JSON"
 [ "$stalls" = 0 ] || fail "no packet received between $stalls pairs of scrapes"
