@@ -873,6 +873,7 @@ pub fn render_table(results: &[ProfileResult], options: &BenchOptions, load: &st
             },
             _ => f(r.ratio(), 2),
         };
+        let burst = r.burst_cycles();
         let _ = writeln!(
             out,
             "| `{}` | {} | {} | {} | {ratio} | {} | {} | {} / {} | {} / {} | {} | {met} |",
@@ -884,8 +885,8 @@ pub fn render_table(results: &[ProfileResult], options: &BenchOptions, load: &st
             f(r.cpu_ratio(), 2),
             f(r.cycles_cpu(), 0),
             f(r.tswap_cycles_cpu(), 0),
-            f(r.burst_cycles().map(|b| b.0), 0),
-            f(r.burst_cycles().map(|b| b.1), 0),
+            f(burst.map(|b| b.0), 0),
+            f(burst.map(|b| b.1), 0),
             target_text(profile)
         );
     }
