@@ -213,10 +213,12 @@ pub fn parse(frame: &[u8]) -> Result<Parsed, DropReason> {
 
 /// The shapes that carry nearly all traffic, checked with fixed offsets: untagged IPv4
 /// without options and not fragmented, or IPv6 without extension headers, carrying a whole
-/// UDP datagram or a TCP segment. Whatever it returns is exactly what [`parse_general`]
-/// returns for the same bytes (a property test and the `parse` fuzz target hold it to
-/// that); anything else (tags, options, fragments, extension headers, other protocols,
-/// every malformed frame) is `None` and takes the general walk.
+/// UDP datagram or a TCP segment; and IPv6 whose first extension header is hop-by-hop,
+/// routing or destination options and whose chain holds no Fragment header, walked out of
+/// line ([`walk_unfragmented`]). Whatever it returns is exactly what [`parse_general`]
+/// returns for the same bytes (a property test and the `parse` fuzz target hold it to that);
+/// anything else (tags, options, fragments, other protocols, every malformed frame) is `None`
+/// and takes the general walk, which names the drop reason.
 #[inline(always)]
 fn parse_common(frame: &[u8]) -> Option<Parsed> {
     const ETH: usize = ethernet::field::HEADER_LEN;
@@ -249,10 +251,38 @@ fn parse_common(frame: &[u8]) -> Option<Parsed> {
             parsed.proto = h[6];
             parsed.ttl = h[7];
             parsed.flow_label = u32::from_be_bytes([h[0], h[1], h[2], h[3]]) & 0x000f_ffff;
+            if matches!(parsed.proto, protocol::HOP_BY_HOP | protocol::ROUTING | protocol::DESTINATION_OPTIONS) {
+                let (upper_protocol, upper_offset) = walk_unfragmented(frame.get(ETH..ETH + total as usize)?)?;
+                parsed.proto = upper_protocol;
+                return upper_layer(frame, parsed, total, ETH + upper_offset);
+            }
             (total, ETH + 40)
         }
         _ => return None,
     };
+    upper_layer(frame, parsed, ip_len, l4_offset)
+}
+
+/// For [`parse_common`], an IPv6 packet with extension headers: the upper-layer protocol and
+/// its offset in `packet` by the general parse's own walk ([`ipv6::walk_extensions`]), from
+/// here instead of from the Ethernet header again. A Fragment header or a malformed chain is
+/// `None`: the general parse takes the frame and names the drop reason. Out of line and over
+/// the bytes alone, so that `parse_common`'s result stays in registers and the far more
+/// common packet without extension headers keeps its upper layer at a constant offset.
+#[inline(never)]
+fn walk_unfragmented(packet: &[u8]) -> Option<(u8, usize)> {
+    let walk = ipv6::walk_extensions(packet).ok()?;
+    if walk.fragment.is_some() {
+        return None;
+    }
+    Some((walk.protocol, walk.upper_offset))
+}
+
+/// The end of [`parse_common`]: a whole UDP datagram or a TCP segment at `l4_offset`, inside
+/// the `ip_len` bytes of the IP packet.
+#[inline(always)]
+fn upper_layer(frame: &[u8], mut parsed: Parsed, ip_len: u16, l4_offset: usize) -> Option<Parsed> {
+    const ETH: usize = ethernet::field::HEADER_LEN;
     // The upper-layer bytes the IP header delivers.
     let l4_len = (ETH + ip_len as usize - l4_offset) as u16;
     let l4: &[u8; 8] = frame.get(l4_offset..l4_offset + 8)?.try_into().ok()?;
