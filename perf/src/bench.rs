@@ -761,10 +761,7 @@ pub fn target_met(result: &ProfileResult, all: &[ProfileResult]) -> Option<bool>
         Target::VsTestpmd(t) => Some(result.ratio()? >= t),
         // Strict: cidlb's own Mpps against its Mpps on the other profile (the normalised
         // ratio-of-ratios is shown beside it, not used).
-        Target::VsProfile(other, t) => {
-            let base = all.iter().find(|r| r.name == other)?.cidlb_mpps()?;
-            Some(result.cidlb_mpps()? / base >= t)
-        }
+        Target::VsProfile(other, t) => Some(vs_profile(result, all, other)? >= t),
         Target::CidUnderFlood { min, .. } => {
             // Without evictions the table was not churning: nothing was measured.
             if result.sessions_evicted == 0 {
@@ -774,6 +771,22 @@ pub fn target_met(result: &ProfileResult, all: &[ProfileResult]) -> Option<bool>
         }
         Target::None => None,
     }
+}
+
+/// A `VsProfile` figure: cidlb's Mpps on `result` against its Mpps on `other`, the median of
+/// the per-round ratios when both rows come from the same run (the two profiles run next to
+/// each other in every round, so a slow phase of the machine hits both, as with the ratios to
+/// 5tswap), else the ratio of the two medians.
+pub fn vs_profile(result: &ProfileResult, all: &[ProfileResult], other: &str) -> Option<f64> {
+    let base = all.iter().find(|r| r.name == other)?;
+    if base.earlier_run == result.earlier_run {
+        let mut rounds: Vec<f64> =
+            result.cidlb.iter().zip(&base.cidlb).filter(|(_, b)| b.mpps() > 0.0).map(|(r, b)| r.mpps() / b.mpps()).collect();
+        if let Some(figure) = median(&mut rounds) {
+            return Some(figure);
+        }
+    }
+    Some(result.cidlb_mpps()? / base.cidlb_mpps()?)
 }
 
 /// The cost of a CID packet under the flood, from the cost per packet of the mix (CID share
@@ -862,8 +875,8 @@ pub fn render_table(results: &[ProfileResult], options: &BenchOptions, load: &st
         let ratio = match profile.target {
             Target::VsProfile(other, _) => {
                 let base = results.iter().find(|o| o.name == other);
-                match (r.ratio(), base.and_then(ProfileResult::ratio), r.cidlb_mpps(), base.and_then(ProfileResult::cidlb_mpps)) {
-                    (Some(a), Some(b), Some(m), Some(n)) => format!("{a:.2}; cidlb Mpps {:.2} of {other}'s (as ratios to 5tswap: {:.2})", m / n, a / b),
+                match (r.ratio(), base.and_then(ProfileResult::ratio), vs_profile(r, results, other)) {
+                    (Some(a), Some(b), Some(mpps)) => format!("{a:.2}; cidlb Mpps {mpps:.3} of {other}'s (as ratios to 5tswap: {:.2})", a / b),
                     _ => f(r.ratio(), 2),
                 }
             }
@@ -1202,6 +1215,35 @@ mod tests {
         let row = alone.lines().find(|l| l.starts_with("| `flood` |")).unwrap();
         assert!(row.contains("CID under flood: —") && row.ends_with("| — |"), "{row}");
         assert!(alone.contains("not computed: needs `flood-base`, `flood` and `flood-only` measured in the same run"), "{alone}");
+    }
+
+    #[test]
+    fn one_profile_against_another_pairs_the_rounds() {
+        // cidlb ns a packet, round by round: session-1k 100, 200, 100; session-1m 120, 250, 200.
+        // Mpps 10, 5, 10 and 8.33, 4, 5: per round 0.833, 0.8, 0.5 → 0.8 (met); the ratio of
+        // the medians would say 5 / 10 = 0.5.
+        let all = vec![costed("session-1k", &[100.0, 200.0, 100.0], 0), costed("session-1m", &[120.0, 250.0, 200.0], 0)];
+        let mut all: Vec<ProfileResult> = all
+            .into_iter()
+            .map(|mut r| {
+                for sample in &mut r.cidlb {
+                    sample.seconds = sample.cpu_seconds;
+                }
+                r
+            })
+            .collect();
+        let figure = vs_profile(&all[1], &all, "session-1k").unwrap();
+        assert!((figure - 0.8).abs() < 1e-9, "{figure}");
+        assert_eq!(target_met(&all[1], &all), Some(true));
+        let table = render_table(&all, &options(), "x");
+        let row = table.lines().find(|l| l.starts_with("| `session-1m` |")).unwrap();
+        assert!(row.contains("cidlb Mpps 0.800 of session-1k's") && row.ends_with("| yes |"), "{row}");
+        // Rows of different runs cannot be paired: the ratio of the medians.
+        all[0].earlier_run = Some("1.0 1.0 1.0".into());
+        let figure = vs_profile(&all[1], &all, "session-1k").unwrap();
+        assert!((figure - 0.5).abs() < 1e-9, "{figure}");
+        assert_eq!(target_met(&all[1], &all), Some(false));
+        assert_eq!(vs_profile(&all[1], &all[1..], "session-1k"), None);
     }
 
     #[test]
