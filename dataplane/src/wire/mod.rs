@@ -214,11 +214,14 @@ pub fn parse(frame: &[u8]) -> Result<Parsed, DropReason> {
 /// The shapes that carry nearly all traffic, checked with fixed offsets: untagged IPv4
 /// without options and not fragmented, or IPv6 without extension headers, carrying a whole
 /// UDP datagram or a TCP segment; and IPv6 whose first extension header is hop-by-hop,
-/// routing or destination options and whose chain holds no Fragment header, walked out of
-/// line ([`walk_unfragmented`]). Whatever it returns is exactly what [`parse_general`]
-/// returns for the same bytes (a property test and the `parse` fuzz target hold it to that);
-/// anything else (tags, options, fragments, other protocols, every malformed frame) is `None`
-/// and takes the general walk, which names the drop reason.
+/// routing, destination options or a Fragment header, its chain walked out of line
+/// ([`walk_chain`]): an unfragmented or atomic (offset 0, no more to come; RFC 6946) packet
+/// with a whole UDP datagram or TCP segment, a first fragment with its UDP header or whole TCP
+/// header, a later fragment with no upper-layer header at all. Whatever it returns is
+/// exactly what [`parse_general`] returns for the same bytes (a property test and the `parse`
+/// fuzz target hold it to that); anything else (tags, IPv4 options and fragments, other
+/// protocols, every malformed frame) is `None` and takes the general walk, which names the
+/// drop reason.
 #[inline(always)]
 fn parse_common(frame: &[u8]) -> Option<Parsed> {
     const ETH: usize = ethernet::field::HEADER_LEN;
@@ -251,10 +254,24 @@ fn parse_common(frame: &[u8]) -> Option<Parsed> {
             parsed.proto = h[6];
             parsed.ttl = h[7];
             parsed.flow_label = u32::from_be_bytes([h[0], h[1], h[2], h[3]]) & 0x000f_ffff;
-            if matches!(parsed.proto, protocol::HOP_BY_HOP | protocol::ROUTING | protocol::DESTINATION_OPTIONS) {
-                let (upper_protocol, upper_offset) = walk_unfragmented(frame.get(ETH..ETH + total as usize)?)?;
-                parsed.proto = upper_protocol;
-                return upper_layer(frame, parsed, total, ETH + upper_offset);
+            if matches!(parsed.proto, protocol::HOP_BY_HOP | protocol::ROUTING | protocol::DESTINATION_OPTIONS | protocol::FRAGMENT) {
+                let walk = walk_chain(frame.get(ETH..ETH + total as usize)?)?;
+                parsed.proto = walk.protocol;
+                let upper_offset = ETH + walk.upper_offset;
+                let Some((id, offset, more)) = walk.fragment else {
+                    return upper_layer(frame, parsed, total, upper_offset);
+                };
+                parsed.frag = Some(FragInfo { id, offset, more });
+                if parsed.is_whole() {
+                    return upper_layer(frame, parsed, total, upper_offset);
+                }
+                parsed.ip_len = total;
+                parsed.l4_offset = upper_offset as u16;
+                parsed.l4_present = walk.upper_present;
+                if walk.upper_present {
+                    (parsed.sport, parsed.dport) = first_fragment_ports(frame, parsed.proto, upper_offset, ETH + total as usize - upper_offset)?;
+                }
+                return Some(parsed);
             }
             (total, ETH + 40)
         }
@@ -263,19 +280,35 @@ fn parse_common(frame: &[u8]) -> Option<Parsed> {
     upper_layer(frame, parsed, ip_len, l4_offset)
 }
 
-/// For [`parse_common`], an IPv6 packet with extension headers: the upper-layer protocol and
-/// its offset in `packet` by the general parse's own walk ([`ipv6::walk_extensions`]), from
-/// here instead of from the Ethernet header again. A Fragment header or a malformed chain is
-/// `None`: the general parse takes the frame and names the drop reason. Out of line and over
-/// the bytes alone, so that `parse_common`'s result stays in registers and the far more
-/// common packet without extension headers keeps its upper layer at a constant offset.
+/// For [`parse_common`], an IPv6 packet with extension headers: the general parse's own walk
+/// ([`ipv6::walk_extensions`]), from here instead of from the Ethernet header again. A
+/// malformed chain is `None`: the general parse takes the frame and names the drop reason.
+/// Out of line and over the bytes alone, so that `parse_common`'s result stays in registers
+/// and the far more common packet without extension headers keeps its upper layer at a
+/// constant offset.
 #[inline(never)]
-fn walk_unfragmented(packet: &[u8]) -> Option<(u8, usize)> {
-    let walk = ipv6::walk_extensions(packet).ok()?;
-    if walk.fragment.is_some() {
-        return None;
+fn walk_chain(packet: &[u8]) -> Option<ipv6::ExtensionWalk> {
+    ipv6::walk_extensions(packet).ok()
+}
+
+/// For [`parse_common`], a first fragment that is not atomic: the ports of its UDP header
+/// (whose length field counts the whole datagram, so it is not held to this fragment's
+/// `l4_len` bytes) or of its TCP header, which must be here whole. As [`parse_general`] checks
+/// them. Out of line and over the bytes alone, as [`walk_chain`].
+#[inline(never)]
+fn first_fragment_ports(frame: &[u8], protocol: u8, l4_offset: usize, l4_len: usize) -> Option<(u16, u16)> {
+    let l4: &[u8; 8] = frame.get(l4_offset..l4_offset + 8)?.try_into().ok()?;
+    match protocol {
+        protocol::UDP if l4_len >= 8 => {}
+        protocol::TCP => {
+            let header = (*frame.get(l4_offset + 12)? >> 4) as usize * 4;
+            if header < 20 || header > l4_len {
+                return None;
+            }
+        }
+        _ => return None,
     }
-    Some((walk.protocol, walk.upper_offset))
+    Some((u16::from_be_bytes([l4[0], l4[1]]), u16::from_be_bytes([l4[2], l4[3]])))
 }
 
 /// The end of [`parse_common`]: a whole UDP datagram or a TCP segment at `l4_offset`, inside

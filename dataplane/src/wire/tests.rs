@@ -386,13 +386,13 @@ proptest! {
     }
 }
 
-/// Frames of the shapes `parse_common` takes (and near misses once mutated); the last two
-/// carry extension headers (its out-of-line walk).
+/// Frames of the shapes `parse_common` takes (and near misses once mutated); the last seven
+/// carry extension headers (its out-of-line walk), five of them a Fragment header.
 fn common_shapes() -> Vec<Vec<u8>> {
     let cid = dtls::cid_record(&[2, 1, 1, 1, 1, 1], 1, 7, &[9; 40]);
     let mut padded = PacketBuilder::udp4([1, 2, 3, 4], [5, 6, 7, 8], 1, 2).payload(b"ab").build();
     padded.resize(60, 0);
-    vec![
+    let mut shapes = vec![
         PacketBuilder::udp4([1, 2, 3, 4], [5, 6, 7, 8], 40000, 5684).payload(&cid).build(),
         PacketBuilder::tcp4([1, 2, 3, 4], [5, 6, 7, 8], 40000, 80).payload(&[3; 30]).build(),
         PacketBuilder::udp6(Ipv6Addr::LOCALHOST, Ipv6Addr::UNSPECIFIED, 40000, 5684).flow_label(0x12345).payload(&cid).build(),
@@ -404,7 +404,22 @@ fn common_shapes() -> Vec<Vec<u8>> {
             .ext_headers(&[ExtensionHeader::HopByHop(vec![]), ExtensionHeader::DestinationOptions(vec![1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])])
             .build(),
         PacketBuilder::udp6(Ipv6Addr::LOCALHOST, Ipv6Addr::LOCALHOST, 1, 2).payload(&[1; 30]).ext_headers(&[ExtensionHeader::HopByHop(vec![])]).build(),
-    ]
+    ];
+    // Fragments: the first and a later one of labelled UDP and of TCP, and an atomic fragment.
+    let udp = PacketBuilder::udp6(Ipv6Addr::LOCALHOST, Ipv6Addr::UNSPECIFIED, 40000, 5684).flow_label(0x12345).payload(&[7; 300]).build();
+    let tcp = PacketBuilder::tcp6(Ipv6Addr::LOCALHOST, Ipv6Addr::UNSPECIFIED, 40000, 80).payload(&[3; 300]).build();
+    for frame in [udp, tcp] {
+        let pieces = build::fragment(&frame, 200, 77);
+        assert!(pieces.len() >= 2);
+        shapes.extend(pieces.into_iter().take(2));
+    }
+    shapes.push(
+        PacketBuilder::udp6(Ipv6Addr::LOCALHOST, Ipv6Addr::LOCALHOST, 1, 2)
+            .payload(&[1; 30])
+            .ext_headers(&[ExtensionHeader::Fragment { offset: 0, more: false, identification: 9 }])
+            .build(),
+    );
+    shapes
 }
 
 #[test]
@@ -416,10 +431,17 @@ fn common_shapes_take_the_fast_parse_and_agree() {
     // Shapes it must leave to the general walk.
     let tagged = PacketBuilder::udp4([1, 2, 3, 4], [5, 6, 7, 8], 1, 2).payload(b"abc").vlan(3).build();
     let options = PacketBuilder::udp4([1, 2, 3, 4], [5, 6, 7, 8], 1, 2).payload(&[1; 30]).ip_options(&[1, 1, 1, 1]).build();
-    let fragment = PacketBuilder::udp6(Ipv6Addr::LOCALHOST, Ipv6Addr::LOCALHOST, 1, 2)
+    let fragment = PacketBuilder::udp4([1, 2, 3, 4], [5, 6, 7, 8], 1, 2).payload(&[1; 30]).fragment_fields(0, true).build();
+    // A first IPv6 fragment too short for the TCP header: the general parse names the reason.
+    let mut short = PacketBuilder::tcp6(Ipv6Addr::LOCALHOST, Ipv6Addr::UNSPECIFIED, 1, 2)
         .payload(&[1; 30])
-        .ext_headers(&[ExtensionHeader::HopByHop(vec![]), ExtensionHeader::Fragment { offset: 0, more: true, identification: 9 }])
+        .ext_headers(&[ExtensionHeader::Fragment { offset: 0, more: true, identification: 9 }])
         .build();
+    let payload_length = 8 + 12;
+    short[18..20].copy_from_slice(&(payload_length as u16).to_be_bytes());
+    short.truncate(14 + 40 + payload_length);
+    assert_eq!(parse(&short), Err(DropReason::TcpTruncated));
+    assert_eq!(super::parse_common(&short), None);
     for f in [tagged, options, fragment] {
         assert_eq!(super::parse_common(&f), None);
         assert!(parse(&f).is_ok());
@@ -430,7 +452,7 @@ proptest! {
     /// Differential: wherever the fast parse answers, the general walk gives the same answer.
     #[test]
     fn fast_parse_agrees_with_the_general_walk(
-        which in 0usize..7,
+        which in 0usize..12,
         edits in proptest::collection::vec((0usize..80, any::<u8>()), 0..4),
         cut in any::<u16>(),
     ) {
