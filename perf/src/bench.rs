@@ -111,7 +111,8 @@ pub const FLOOD_SESSIONS: u32 = 1 << 16;
 
 /// The flood profiles share capture size and config: a table full and evicting (never
 /// expiring: the timeout outlasts any run), and the same RX cost (same pool, same capture
-/// size) for the three, so that the differences are cidlb's work.
+/// size, one frame length: see `profiles::flood_frame_len`) for the three, so that the
+/// differences are cidlb's work.
 const fn flood_profile(name: &'static str, generator: &'static str, target: Target, target_name: &'static str, about: &'static str) -> BenchProfile {
     BenchProfile {
         session_timeout: "10m",

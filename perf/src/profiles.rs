@@ -111,7 +111,7 @@ pub const PROFILES: &[(&str, &str)] = &[
     ("session", "plain CoAP over a fixed set of `flows` 5-tuples (the session hit path)"),
     ("flow-label", "IPv6 TCP with non-zero flow labels over a fixed set of flows"),
     ("flow-label-ext", "as flow-label, with hop-by-hop and destination options headers"),
-    ("flood", "75% DTLS CID records (the cid profile's records, in its order) and 25% spoofed new flows (random sources and ports, half CoAP to the five-tuple service, half ClientHellos to the dtls-cid service: each a new session); against a `cid` capture and `flood-only` it gives the CID cost under flood (bench profiles flood-base, flood, flood-only)"),
+    ("flood", "75% DTLS CID records (the cid profile's records, in its order) and 25% spoofed new flows (random sources and ports, half CoAP POSTs to the five-tuple service, half ClientHellos to the dtls-cid service: each a new session), every frame as long as the CID records; against a `cid` capture and `flood-only` it gives the CID cost under flood (bench profiles flood-base, flood, flood-only)"),
     ("flood-only", "the flood profile's spoofed new flows alone, in the same order (no CID record)"),
     ("flow-label-frag", "IPv6 UDP with non-zero flow labels, every datagram in two fragments (the label routes every fragment)"),
     ("flow-label-zero", "IPv6 TCP with a zero flow label and extension headers (5-tuple after the extension-header walk)"),
@@ -174,7 +174,7 @@ pub fn generate(profile: &str, params: &ProfileParams) -> Result<Vec<CapturedPac
         // Two independent streams: packet j of the CID stream is packet j of the `cid`
         // capture, spoofed packet j is packet j of the `flood-only` capture.
         "flood" => {
-            let mut spoofer = Spoofer::new(params.seed);
+            let mut spoofer = Spoofer::new(params);
             let mut cids = 0u64;
             (0..params.packets)
                 .map(|i| {
@@ -188,7 +188,7 @@ pub fn generate(profile: &str, params: &ProfileParams) -> Result<Vec<CapturedPac
                 .collect()
         }
         "flood-only" => {
-            let mut spoofer = Spoofer::new(params.seed);
+            let mut spoofer = Spoofer::new(params);
             (0..params.packets).map(|_| spoofer.next()).collect()
         }
         "flow-label-ext" => (0..params.packets)
@@ -264,18 +264,45 @@ pub fn flood_is_cid(i: usize, share: f64) -> bool {
 }
 
 /// The spoofed new flows of `flood` and `flood-only`: any unicast source, any source port (so
-/// never the same 5-tuple twice in practice), alternately a CoAP GET to the five-tuple service
+/// never the same 5-tuple twice in practice), alternately a CoAP POST to the five-tuple service
 /// and a ClientHello to the dtls-cid service (no CID: the session path). Each one misses the
 /// session table and inserts.
+///
+/// Every spoofed frame is as long as the CID records beside it ([`flood_frame_len`]), so the
+/// three flood captures differ in what cidlb does with a packet and in nothing the harness
+/// does. net_pcap's receive copies each frame into a fresh mbuf; with frames of three lengths
+/// in one capture (46, 101 and 127 bytes until session 12), testpmd's `io` forwarding, which
+/// does nothing but receive and transmit, cost 1.46–1.52 × on the mix what the weighted sum of
+/// its two parts predicts (1.00–1.03 with one length), and the CID-under-flood derivation
+/// charged that to the CID records. A real NIC writes frames by DMA, so their length costs
+/// cidlb's core nothing; one frame size per run is also how RFC 2544 benchmarks are run.
 struct Spoofer {
     rng: Rng,
     sent: u32,
+    /// The length of every frame, at least [`SPOOF_MIN_FRAME_LEN`].
+    frame_len: usize,
+}
+
+/// Ethernet + IPv4 + UDP headers of the spoofed frames.
+const SPOOF_HEADERS: usize = 14 + 20 + 8;
+/// The shortest spoofed frame: a ClientHello of 13 (record) + 12 (handshake) + 2 (version)
+/// bytes after the headers.
+const SPOOF_MIN_FRAME_LEN: usize = SPOOF_HEADERS + 13 + 12 + 2;
+
+/// The length of the flood captures' frames: that of their CID records (101 bytes at the
+/// default 40 bytes of ciphertext).
+pub fn flood_frame_len(params: &ProfileParams) -> usize {
+    cid_packet(0, 20000, 1, 0, params.size).len()
 }
 
 impl Spoofer {
-    fn new(seed: u64) -> Self {
+    fn new(params: &ProfileParams) -> Self {
         // Its own stream, independent of the CID records drawn beside it.
-        Spoofer { rng: Rng::new(seed ^ 0x5b0f_ed5b_0f00_d5ed), sent: 0 }
+        Spoofer {
+            rng: Rng::new(params.seed ^ 0x5b0f_ed5b_0f00_d5ed),
+            sent: 0,
+            frame_len: flood_frame_len(params).max(SPOOF_MIN_FRAME_LEN),
+        }
     }
 
     fn next(&mut self) -> Vec<u8> {
@@ -283,10 +310,16 @@ impl Spoofer {
         self.sent += 1;
         let source = Ipv4Addr::from((self.rng.next_u64() as u32 & 0x7fff_ffff) | 0x0100_0000);
         let source_port = 1024 + self.rng.below(64_000) as u16;
+        let udp_payload = self.frame_len - SPOOF_HEADERS;
         let builder = if j.is_multiple_of(2) {
-            PacketBuilder::udp4(source, VIP4, source_port, COAP_PORT).payload(&[0x40, 0x01, (j >> 8) as u8, j as u8])
+            // A confirmable POST (RFC 7252 §3, §5.5: the payload after the 0xff marker): a
+            // reading of `udp_payload - 5` bytes.
+            let mut coap = vec![0x40, 0x02, (j >> 8) as u8, j as u8, 0xff];
+            coap.resize(udp_payload.max(6), 0x2a);
+            PacketBuilder::udp4(source, VIP4, source_port, COAP_PORT).payload(&coap)
         } else {
-            PacketBuilder::udp4(source, VIP4, source_port, COAPS_PORT).payload(&dtls::client_hello(60))
+            // A ClientHello whose record fills the datagram (13 + 12 bytes of headers).
+            PacketBuilder::udp4(source, VIP4, source_port, COAPS_PORT).payload(&dtls::client_hello(udp_payload - 25))
         };
         from_gateway(builder).build()
     }
@@ -452,6 +485,45 @@ mod tests {
         }
         let split = |frames: &[Vec<u8>]| -> (Vec<Vec<u8>>, Vec<Vec<u8>>) { frames.iter().cloned().partition(|f| cid_of(f).is_some()) };
         assert_eq!(split(&even), split(&runs));
+    }
+
+    /// The three flood captures hold frames of one length, so net_pcap's copy of a frame costs
+    /// the same in each and the derivation sees cidlb's work only; the spoofed packets are
+    /// still what they were: CoAP requests and ClientHellos that are not a first ClientHello
+    /// (those go by Maglev without a session), so each one takes the session path.
+    #[test]
+    fn flood_captures_have_one_frame_length() {
+        let profile = bench::find("flood").unwrap();
+        let Target::CidUnderFlood { base, flood_only, .. } = profile.target else { panic!("flood's target") };
+        // From 8 bytes of ciphertext up (a 69-byte CID record), every frame has the CID
+        // records' length; below that the spoofed frames keep their shortest, 69 bytes.
+        for size in [40, 8, 200, 0] {
+            let params = ProfileParams { packets: 4096, size, ..profile.params() };
+            let cid_len = flood_frame_len(&params);
+            for name in [profile.name, base, flood_only] {
+                for frame in frames(bench::find(name).unwrap().generator, &params) {
+                    let len = if cid_of(&frame).is_some() { cid_len } else { cid_len.max(SPOOF_MIN_FRAME_LEN) };
+                    assert_eq!(frame.len(), len, "{name} at size {size}");
+                    assert!(size < 8 || len == cid_len);
+                }
+            }
+        }
+        let params = ProfileParams { packets: 64, ..profile.params() };
+        assert_eq!(flood_frame_len(&params), 101);
+        for frame in frames(flood_only, &params) {
+            let parsed = wire::parse(&frame).unwrap();
+            let payload = &frame[parsed.l4_offset as usize + 8..];
+            assert_eq!(payload.len(), 101 - SPOOF_HEADERS);
+            match parsed.dport {
+                COAP_PORT => assert_eq!(&payload[..2], &[0x40, 0x02], "a confirmable POST"),
+                COAPS_PORT => {
+                    assert_eq!(&payload[..3], &[22, 0xfe, 0xfd], "a DTLS 1.2 handshake record");
+                    assert_eq!(payload[13], 1, "a ClientHello");
+                    assert!(!wire::dtls::is_first_client_hello(payload), "not a first ClientHello: the session path");
+                }
+                other => panic!("spoofed packet to port {other}"),
+            }
+        }
     }
 
     /// Every spoofed 5-tuple of a pass over the bench capture is distinct, and a pass holds at
