@@ -310,12 +310,13 @@ impl Spoofer {
         self.sent += 1;
         let source = Ipv4Addr::from((self.rng.next_u64() as u32 & 0x7fff_ffff) | 0x0100_0000);
         let source_port = 1024 + self.rng.below(64_000) as u16;
+        // At least 27 bytes (`SPOOF_MIN_FRAME_LEN`): room for either message.
         let udp_payload = self.frame_len - SPOOF_HEADERS;
         let builder = if j.is_multiple_of(2) {
             // A confirmable POST (RFC 7252 §3, §5.5: the payload after the 0xff marker): a
             // reading of `udp_payload - 5` bytes.
             let mut coap = vec![0x40, 0x02, (j >> 8) as u8, j as u8, 0xff];
-            coap.resize(udp_payload.max(6), 0x2a);
+            coap.resize(udp_payload, 0x2a);
             PacketBuilder::udp4(source, VIP4, source_port, COAP_PORT).payload(&coap)
         } else {
             // A ClientHello whose record fills the datagram (13 + 12 bytes of headers).
