@@ -36,6 +36,17 @@ pub enum Target {
     None,
 }
 
+impl Target {
+    /// The other profiles this target is computed from (they must run in the same rounds).
+    pub fn inputs(&self) -> Vec<&'static str> {
+        match *self {
+            Target::VsProfile(other, _) => vec![other],
+            Target::CidUnderFlood { base, flood_only, .. } => vec![base, flood_only],
+            Target::VsTestpmd(_) | Target::None => Vec::new(),
+        }
+    }
+}
+
 /// A named benchmark: a generated capture and the cidlb config that goes with it.
 #[derive(Clone, Debug)]
 pub struct BenchProfile {
@@ -132,14 +143,7 @@ pub fn find(name: &str) -> Option<&'static BenchProfile> {
 /// `profiles` and the profiles their targets are computed from (a `VsProfile` target's other
 /// profile, a `CidUnderFlood` target's base and flood), added in table order when missing.
 pub fn with_companions(profiles: Vec<&'static BenchProfile>) -> Vec<&'static BenchProfile> {
-    let mut needed: Vec<&'static str> = Vec::new();
-    for p in &profiles {
-        match p.target {
-            Target::VsProfile(other, _) => needed.push(other),
-            Target::CidUnderFlood { base, flood_only, .. } => needed.extend([base, flood_only]),
-            Target::VsTestpmd(_) | Target::None => {}
-        }
-    }
+    let needed: Vec<&'static str> = profiles.iter().flat_map(|p| p.target.inputs()).collect();
     let mut out = profiles;
     for p in BENCH_PROFILES {
         if needed.contains(&p.name) && !out.iter().any(|o| o.name == p.name) {
@@ -851,11 +855,7 @@ fn target_text(profile: &BenchProfile) -> String {
         Target::VsTestpmd(t) => format!("≥ {t} × 5tswap ({})", profile.target_name),
         Target::VsProfile(other, t) => format!("cidlb Mpps ≥ {t} × {other}'s ({})", profile.target_name),
         Target::CidUnderFlood { base, min, .. } => format!("CID throughput under flood ≥ {min} × without ({base}) ({})", profile.target_name),
-        Target::None => match BENCH_PROFILES.iter().find(|p| match p.target {
-            Target::CidUnderFlood { base, flood_only, .. } => base == profile.name || flood_only == profile.name,
-            Target::VsProfile(other, _) => other == profile.name,
-            Target::VsTestpmd(_) | Target::None => false,
-        }) {
+        Target::None => match BENCH_PROFILES.iter().find(|p| p.target.inputs().contains(&profile.name)) {
             Some(user) => format!("— (input of {}'s)", user.name),
             None => "—".into(),
         },
