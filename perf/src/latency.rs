@@ -49,11 +49,28 @@ pub struct LatencyArgs {
     pub via: String,
     #[arg(long, default_value = "dpdk-testpmd")]
     pub testpmd: PathBuf,
+    /// Skip the saturation run that finds the maximum rate (and so the row at half of it).
+    #[arg(long)]
+    pub no_max: bool,
+}
+
+/// What a row of the table offered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Offer {
+    /// A rate of `--rates`.
+    #[default]
+    Fixed,
+    /// Half of the rate that came back at saturation (the issue's latency target).
+    HalfMax,
+    /// As fast as the generator sends: the maximum rate.
+    Saturation,
 }
 
 /// The result at one offered rate.
 #[derive(Clone, Debug, Default)]
 pub struct RateResult {
+    pub offer: Offer,
+    /// The offered rate; at saturation, what the generator managed to send.
     pub offered_mpps: f64,
     pub sent: u64,
     pub received: u64,
@@ -62,6 +79,15 @@ pub struct RateResult {
     pub p99_us: f64,
     pub p999_us: f64,
     pub max_us: f64,
+    /// At saturation, what the ring into the reflector refused (full): packets not sent.
+    pub refused: u64,
+}
+
+impl RateResult {
+    /// The rate that came back.
+    pub fn achieved_mpps(&self) -> f64 {
+        self.received as f64 / self.seconds / 1e6
+    }
 }
 
 const STAMP_BYTES: usize = 8;
@@ -147,7 +173,7 @@ pub fn run(args: &LatencyArgs) -> anyhow::Result<()> {
 
     // The reflector is the memif server, bounded by --duration (cidlb) and by the SIGTERM on
     // drop; testpmd also has a deadline through the same drop.
-    let budget = args.rates.len() as f64 * (args.seconds + 1.0) + 30.0;
+    let budget = (args.rates.len() + 2) as f64 * (args.seconds + 1.0) + 30.0;
     let stderr = workdir.join(format!("{}.stderr", args.via));
     let vdev = format!("--vdev=net_memif0,role=server,socket={},socket-abstract=no", socket.display());
     let child = if args.via == "testpmd" {
@@ -237,8 +263,22 @@ fn generate(eal: &Eal, args: &LatencyArgs) -> anyhow::Result<Vec<RateResult>> {
     // Warm up (ARP-free: every neighbour is static) and let the link settle.
     let template = profiles::cid_packet(7, 20007, 1, 1, args.size.max(STAMP_BYTES));
     let mut results = Vec::new();
-    for &rate in &args.rates {
-        results.push(one_rate(&mut io, &clock, &template, rate * 1e6, args.seconds)?);
+    let mut rates: Vec<(f64, Offer)> = args.rates.iter().map(|&rate| (rate, Offer::Fixed)).collect();
+    if !args.no_max {
+        // The saturation run first: its result decides the rate of the half-maximum row.
+        let max = one_rate(&mut io, &clock, &template, None, args.seconds)?;
+        if max.received == 0 {
+            bail!("no packet came back at saturation ({} sent): is {} forwarding?", max.sent, args.via);
+        }
+        rates.push((max.achieved_mpps() / 2.0, Offer::HalfMax));
+        results.push(max);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    rates.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for (rate, offer) in rates {
+        let mut result = one_rate(&mut io, &clock, &template, Some(rate * 1e6), args.seconds)?;
+        result.offer = offer;
+        results.push(result);
         std::thread::sleep(Duration::from_millis(200));
     }
     drop(io);
@@ -252,23 +292,25 @@ fn one_rate(
     io: &mut cidlb_dataplane::io::dpdk::DpdkIo,
     clock: &cidlb_dataplane::io::dpdk::TscClock,
     template: &[u8],
-    pps: f64,
+    pps: Option<f64>,
     seconds: f64,
 ) -> anyhow::Result<RateResult> {
     let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).map_err(|e| anyhow!("{e}"))?;
     let stamp_at = template.len() - STAMP_BYTES;
     let mut tx: Burst<cidlb_dataplane::io::dpdk::Mbuf> = Burst::new();
     let mut rx: Burst<cidlb_dataplane::io::dpdk::Mbuf> = Burst::new();
-    let (mut sent, mut received) = (0u64, 0u64);
+    let (mut sent, mut received, mut refused) = (0u64, 0u64, 0u64);
     let start = clock.now_ns();
     let end = start + (seconds * 1e9) as u64;
     let drain_until = end + 200_000_000;
-    let ns_per_packet = 1e9 / pps;
     loop {
         let now = clock.now_ns();
         if now < end {
-            let due = ((now - start) as f64 / ns_per_packet) as u64;
-            let n = due.saturating_sub(sent).min(32) as usize;
+            // At saturation a full burst every turn, as many as the ring takes.
+            let n = match pps {
+                Some(pps) => (((now - start) as f64 * pps / 1e9) as u64).saturating_sub(sent).min(32) as usize,
+                None => 32,
+            };
             for _ in 0..n {
                 let Some(mut m) = io.alloc() else { break };
                 if !m.append(template.len()) {
@@ -284,8 +326,10 @@ fn one_rate(
                 }
                 let queued = tx.len() as u64;
                 let took = io.tx_burst(0, &mut tx) as u64;
-                // What the ring did not take counts as sent and lost: the rate is offered.
-                sent += queued.max(took);
+                // At a fixed rate what the ring did not take counts as sent and lost: the rate
+                // is offered. At saturation a full ring is the generator's pace: not sent.
+                sent += if pps.is_some() { queued.max(took) } else { took };
+                refused += queued - took.min(queued);
             }
         } else if now >= drain_until || received >= sent {
             break;
@@ -309,7 +353,8 @@ fn one_rate(
     }
     let us = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
     Ok(RateResult {
-        offered_mpps: pps / 1e6,
+        offer: if pps.is_some() { Offer::Fixed } else { Offer::Saturation },
+        offered_mpps: pps.map_or(sent as f64 / seconds / 1e6, |pps| pps / 1e6),
         sent,
         received,
         seconds,
@@ -317,19 +362,31 @@ fn one_rate(
         p99_us: us(0.99),
         p999_us: us(0.999),
         max_us: histogram.max() as f64 / 1000.0,
+        refused: if pps.is_some() { 0 } else { refused },
     })
 }
+
+/// The latency target of the performance issue: p99 under this at half of the maximum rate.
+pub const TARGET_P99_US: f64 = 20.0;
 
 pub fn render(results: &[RateResult], args: &LatencyArgs) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "| offered Mpps | achieved Mpps | sent | received | lost | p50 µs | p99 µs | p99.9 µs | max µs |");
     let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for r in results {
+    // The fixed rates and the half-maximum row in rising order, the saturation row last.
+    let mut rows: Vec<&RateResult> = results.iter().filter(|r| r.offer != Offer::Saturation).collect();
+    rows.sort_by(|a, b| a.offered_mpps.total_cmp(&b.offered_mpps));
+    rows.extend(results.iter().filter(|r| r.offer == Offer::Saturation));
+    for r in rows {
+        let offered = match r.offer {
+            Offer::Fixed => format!("{:.2}", r.offered_mpps),
+            Offer::HalfMax => format!("{:.2} (½ max)", r.offered_mpps),
+            Offer::Saturation => format!("{:.2} (saturation)", r.offered_mpps),
+        };
         let _ = writeln!(
             out,
-            "| {:.2} | {:.2} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
-            r.offered_mpps,
-            r.received as f64 / r.seconds / 1e6,
+            "| {offered} | {:.2} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            r.achieved_mpps(),
             r.sent,
             r.received,
             r.sent.saturating_sub(r.received),
@@ -347,7 +404,47 @@ pub fn render(results: &[RateResult], args: &LatencyArgs) -> String {
         if args.via == "testpmd" { "dpdk-testpmd macswap (the baseline)" } else { "cidlb" },
         bench::load_average()
     );
+    if let Some(summary) = summary(results, args.via == "testpmd") {
+        let _ = writeln!(out, "{summary}");
+    }
     out
+}
+
+/// The maximum rate and, for cidlb, the target at half of it; `None` without a saturation row.
+pub fn summary(results: &[RateResult], baseline: bool) -> Option<String> {
+    let max = results.iter().find(|r| r.offer == Offer::Saturation)?;
+    let lost = max.sent.saturating_sub(max.received);
+    let reflector = if baseline { "testpmd" } else { "cidlb" };
+    // Which side set the pace: if the ring into the reflector filled (refused more than 1 % of
+    // what the generator offered), the reflector did; if it hardly ever filled, the generator
+    // (on the core it shares with the reflector's control thread) could not send faster.
+    let bound = if max.refused * 100 > max.sent + max.refused {
+        format!(
+            "the ring into {reflector} full, refusing {:.0} % of the generator's packets: {reflector}'s limit over memif; {lost} lost",
+            max.refused as f64 * 100.0 / (max.sent + max.refused) as f64
+        )
+    } else {
+        format!("the ring into {reflector} hardly ever full: the generator's own limit, so {reflector}'s maximum is at least this; {lost} lost")
+    };
+    let mut text = format!(
+        "Maximum rate: {:.2} Mpps came back at saturation, the generator sending {:.2} Mpps ({bound}).",
+        max.achieved_mpps(),
+        max.offered_mpps
+    );
+    if let Some(half) = results.iter().find(|r| r.offer == Offer::HalfMax) {
+        let _ = write!(text, " At half of it, {:.2} Mpps offered: p99 {:.1} µs", half.offered_mpps, half.p99_us);
+        if baseline {
+            text.push('.');
+        } else {
+            let _ = write!(
+                text,
+                ", {} lost: the target (p99 under {TARGET_P99_US} µs at half of the maximum rate) is **{}** in this run.",
+                half.sent.saturating_sub(half.received),
+                if half.p99_us < TARGET_P99_US { "met" } else { "missed" }
+            );
+        }
+    }
+    Some(text)
 }
 
 pub const LATENCY_START: &str = "<!-- latency-table:start -->";
@@ -363,4 +460,67 @@ fn replace_section(readme: &str, table: &str, start_marker: &str, end_marker: &s
         bail!("markers out of order");
     }
     Ok(format!("{}{start_marker}\n{}\n{}", &readme[..start], table.trim_end(), &readme[end..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(offer: Offer, offered_mpps: f64, sent: u64, received: u64, p99_us: f64) -> RateResult {
+        RateResult { offer, offered_mpps, sent, received, seconds: 2.0, p50_us: 1.0, p99_us, p999_us: p99_us, max_us: p99_us, refused: 0 }
+    }
+
+    fn args(via: &str) -> LatencyArgs {
+        LatencyArgs {
+            rates: vec![0.01],
+            seconds: 2.0,
+            size: 40,
+            cidlb: None,
+            workdir: None,
+            readme: None,
+            via: via.into(),
+            testpmd: "dpdk-testpmd".into(),
+            no_max: false,
+        }
+    }
+
+    #[test]
+    fn summary_names_the_limit_and_judges_the_half_maximum_row() {
+        // Generator-bound: 16 M sent in 2 s, all back, the ring hardly ever full.
+        let mut max = row(Offer::Saturation, 8.0, 16_000_000, 16_000_000, 900.0);
+        max.refused = 160_000;
+        let results = [max, row(Offer::HalfMax, 4.0, 8_000_000, 8_000_000, 11.6)];
+        let text = summary(&results, false).unwrap();
+        assert!(
+            text.starts_with("Maximum rate: 8.00 Mpps came back at saturation, the generator sending 8.00 Mpps (the ring into cidlb hardly ever full: the generator's own limit, so cidlb's maximum is at least this; 0 lost)."),
+            "{text}"
+        );
+        assert!(text.contains("At half of it, 4.00 Mpps offered: p99 11.6 µs, 0 lost: the target (p99 under 20 µs at half of the maximum rate) is **met** in this run."), "{text}");
+        // Reflector-bound (the ring refused half) and slow at half: missed.
+        let mut max = row(Offer::Saturation, 12.0, 24_000_000, 10_000_000, 900.0);
+        max.refused = 24_000_000;
+        let results = [max, row(Offer::HalfMax, 2.5, 5_000_000, 4_999_000, 20.0)];
+        let text = summary(&results, false).unwrap();
+        assert!(text.contains("5.00 Mpps came back") && text.contains("the ring into cidlb full, refusing 50 % of the generator's packets: cidlb's limit over memif; 14000000 lost"), "{text}");
+        assert!(text.contains("p99 20.0 µs, 1000 lost") && text.contains("**missed**"), "{text}");
+        // The baseline gets the maximum, never a verdict.
+        let text = summary(&results, true).unwrap();
+        assert!(text.contains("testpmd's limit") && !text.contains("target"), "{text}");
+        // Without a saturation run there is nothing to say.
+        assert!(summary(&[row(Offer::Fixed, 1.0, 10, 10, 1.0)], false).is_none());
+    }
+
+    #[test]
+    fn table_rises_by_offered_rate_with_saturation_last() {
+        let results = [
+            row(Offer::Saturation, 7.9, 15_800_000, 15_800_000, 500.0),
+            row(Offer::Fixed, 0.01, 20_000, 20_000, 3.0),
+            row(Offer::HalfMax, 3.95, 7_900_000, 7_900_000, 9.0),
+            row(Offer::Fixed, 2.0, 4_000_000, 4_000_000, 5.0),
+        ];
+        let table = render(&results, &args("cidlb"));
+        let offered: Vec<&str> = table.lines().skip(2).take_while(|l| l.starts_with('|')).map(|l| l.split('|').nth(1).unwrap().trim()).collect();
+        assert_eq!(offered, ["0.01", "2.00", "3.95 (½ max)", "7.90 (saturation)"]);
+        assert!(table.contains("is **met** in this run."), "{table}");
+    }
 }

@@ -67,3 +67,55 @@ fn bench_one_profile_one_round() {
     assert!(text.contains("| `cid` |") && !text.contains("old"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `cidlb-perf latency` at one low rate plus its saturation run and the row at half of the
+/// maximum, briefly: the table has its three rows and the summary names the maximum and the
+/// target. Never asserts on speed.
+///
+///     cargo build --release && cargo test --release -p cidlb-perf --test bench_smoke -- --ignored latency
+#[test]
+#[ignore = "needs DPDK (net_memif), root and a built cidlb; run with --ignored"]
+fn latency_one_rate_and_the_maximum() {
+    let cidlb = std::env::var_os("CIDLB_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(PERF).with_file_name("cidlb"));
+    assert!(cidlb.exists(), "{} not found: build cidlb (cargo build --release) or set CIDLB_BIN", cidlb.display());
+    let dir = std::env::temp_dir().join(format!("cidlb-latency-smoke-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let child = Command::new(PERF)
+        .args(["latency", "--rates", "0.01", "--seconds", "0.5"])
+        .arg("--cidlb")
+        .arg(&cidlb)
+        .arg("--workdir")
+        .arg(dir.join("work"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start cidlb-perf");
+    let pid = child.id();
+    // Bounded: a hung run is killed by its pid (its cidlb child stops at its --duration).
+    let (done, finished) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let output = child.wait_with_output();
+        let _ = done.send(());
+        output
+    });
+    if finished.recv_timeout(Duration::from_secs(180)).is_err() {
+        let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+        panic!("cidlb-perf latency (pid {pid}) did not finish within 180 s");
+    }
+    let output = waiter.join().unwrap().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "exit {}\nstdout:\n{stdout}\nstderr:\n{stderr}", output.status);
+    let rows: Vec<&str> = stdout.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| offered")).collect();
+    assert_eq!(rows.len(), 3, "{stdout}");
+    assert!(rows[0].starts_with("| 0.01 |") && rows[1].contains("(½ max)") && rows[2].contains("(saturation)"), "{stdout}");
+    // Something came back at every rate.
+    for row in &rows {
+        let received: u64 = row.split('|').nth(4).unwrap().trim().parse().unwrap();
+        assert!(received > 0, "{row}");
+    }
+    assert!(stdout.contains("Maximum rate: ") && stdout.contains("the target (p99 under 20 µs at half of the maximum rate) is **"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
