@@ -6,6 +6,8 @@ mod support;
 use cidlb_control::Control;
 use cidlb_config::MacAddr;
 use std::process::Command;
+use cidlb_dataplane::io::pcap::CapturedPacket;
+use std::sync::Arc;
 use support::{Harness, BALANCER_MAC};
 
 fn check(text: &str, name: &str) -> (bool, String) {
@@ -64,6 +66,29 @@ fn control_rejects_an_unbuildable_config_and_the_running_one_keeps_forwarding() 
     let hello = cidlb_perf::profiles::handshake_packet(1, 10001);
     running.forward(1_000_000_000, &hello);
     assert_eq!(running.control.source().load().generation, before);
+}
+
+/// A worker that adopts a newer snapshot only lets go of the old one: the control thread frees
+/// it on its next tick (so the packet loop never runs a snapshot's destructor).
+#[test]
+fn replaced_snapshots_are_freed_by_the_control_thread_not_the_worker() {
+    let mut running = Harness::demo();
+    let hello = cidlb_perf::profiles::handshake_packet(1, 10001);
+    running.forward(1_000_000_000, &hello);
+    let first = Arc::downgrade(&running.pump.worker.snapshot);
+    let config = running.control.config().clone();
+    running.control.reload(config).expect("reload");
+    // The worker still holds the first snapshot until its next burst.
+    assert!(first.upgrade().is_some());
+    assert_eq!(running.control.source().reap(), 1, "held by the worker, so still retired");
+    // Its next burst adopts the new snapshot and drops its reference: not the last one.
+    running.pump.io.push(CapturedPacket { port: 0, timestamp_ns: 1_001_000_000, bytes: hello.clone() });
+    running.pump.poll(1_001_000_000);
+    assert_ne!(running.pump.worker.snapshot.generation, first.upgrade().expect("still alive after the worker let go").generation);
+    // The control thread's tick frees it.
+    running.control.poll(1_002_000_000);
+    assert!(first.upgrade().is_none(), "freed by the control thread");
+    assert_eq!(running.control.source().reap(), 0);
 }
 
 #[test]

@@ -253,6 +253,8 @@ impl Control {
     pub fn poll(&mut self, now: u64) {
         self.started_at.get_or_insert(now);
         self.last_now = now;
+        // Snapshots the workers have let go of are freed here, never on a worker.
+        self.source.reap();
         let mut changed = false;
         for i in 0..self.rings.len() {
             while let Some(packet) = self.rings[i].to_control.pop() {

@@ -12,7 +12,7 @@ use cidlb_config::{Balance, Config, Forward, LabelPolicy, MacAddr, Protocol, Unk
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// An address as the packet path compares it: 16 bytes, IPv4 in the first 4 (the same
 /// layout `wire::Parsed` uses), plus the family.
@@ -546,21 +546,39 @@ pub fn random_key() -> [u8; 16] {
 }
 
 /// Where workers pick up new snapshots.
+///
+/// A replaced snapshot is kept in `retired` until no worker holds it any more and is then
+/// dropped by the control thread ([`SnapshotSource::reap`], from `publish` and every control
+/// tick): a worker adopting a newer snapshot only decrements a count, and never runs the old
+/// one's destructor (freeing its tables would take the allocator's lock, and on a large config
+/// could return memory to the kernel, a system call, in the middle of the packet loop).
 #[derive(Debug)]
 pub struct SnapshotSource {
     generation: AtomicU64,
     current: ArcSwap<Snapshot>,
+    /// Replaced snapshots, each dropped once this is its last reference (control thread only).
+    retired: Mutex<Vec<Arc<Snapshot>>>,
 }
 
 impl SnapshotSource {
     pub fn new(first: Snapshot) -> Self {
-        SnapshotSource { generation: AtomicU64::new(first.generation), current: ArcSwap::from_pointee(first) }
+        SnapshotSource { generation: AtomicU64::new(first.generation), current: ArcSwap::from_pointee(first), retired: Mutex::new(Vec::new()) }
     }
     /// Publish a new snapshot (control thread). Its generation must differ from the last.
     pub fn publish(&self, next: Snapshot) {
         let g = next.generation;
-        self.current.store(Arc::new(next));
+        let previous = self.current.swap(Arc::new(next));
         self.generation.store(g, Ordering::Release);
+        self.retired.lock().unwrap_or_else(PoisonError::into_inner).push(previous);
+        self.reap();
+    }
+    /// Drop the retired snapshots no worker holds any more (control thread); returns how many
+    /// are still held. A retired snapshot is no longer in `current`, so no worker can take a
+    /// new reference to it: once the count is 1 (ours), it stays 1.
+    pub fn reap(&self) -> usize {
+        let mut retired = self.retired.lock().unwrap_or_else(PoisonError::into_inner);
+        retired.retain(|snapshot| Arc::strong_count(snapshot) > 1);
+        retired.len()
     }
     /// The generation of the newest snapshot: a read-mostly line, written only on publish.
     #[inline(always)]
