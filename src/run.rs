@@ -223,6 +223,7 @@ fn forward(eal: &Eal, config: &Config, args: &RunArgs, reload: &AtomicBool) -> a
         let clock = eal.clock();
         let counters = Arc::clone(&pump.worker.counters);
         let result = eal.launch(lcore, move || {
+            pump.worker.bind_to_thread();
             loop {
                 // Burst latency: two TSC reads and one single-writer increment per burst.
                 let start = clock.ticks();

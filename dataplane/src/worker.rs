@@ -161,6 +161,14 @@ impl Worker {
         Worker { params, snapshot, source, counters, rings, classifier: Classifier::new(sessions, fragments), icmp_budget, next_identification }
     }
 
+    /// Call once on the thread that runs this worker, before its first burst. Loading the
+    /// snapshot takes arc-swap's per-thread slot, which its first load on a thread allocates
+    /// (and with it the C allocator's per-thread arena: `mmap`, `mprotect`); done here, the
+    /// first reload while forwarding allocates nothing and makes no system call.
+    pub fn bind_to_thread(&mut self) {
+        self.snapshot = self.source.load();
+    }
+
     /// Adopt a newer snapshot if the control thread published one (once per burst).
     #[inline]
     pub fn refresh_snapshot(&mut self) {

@@ -19,28 +19,31 @@ use cidlb_perf::profiles::generate;
 use cidlb_perf::Rng;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// The system allocator, counting allocations and reallocations made by a thread while its
-/// `COUNTING` flag is set.
+/// `COUNTING` flag is set, in that thread's own count (tests run on parallel threads).
 struct Counting;
 
 thread_local! {
     static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
 }
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
 
 fn note() {
     if COUNTING.try_with(Cell::get).unwrap_or(false) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
     }
 }
 
+/// This thread's count so far.
+fn allocations() -> u64 {
+    ALLOCATIONS.with(Cell::get)
+}
+
 // SAFETY: every call is passed on unchanged to `System`, which upholds `GlobalAlloc`'s contract;
-// the counting touches only a thread-local flag (const-initialised, so reading it never
-// allocates) and an atomic.
+// the counting touches only two thread-local cells (const-initialised, so using them never
+// allocates).
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         note();
@@ -131,7 +134,7 @@ fn the_burst_loop_allocates_nothing_after_warm_up() {
             received += pump.poll(now) as u64;
             now += 200_000;
         }
-        let before = ALLOCATIONS.load(Ordering::Relaxed);
+        let before = allocations();
         COUNTING.with(|c| c.set(true));
         while received < 4 * pass {
             received += pump.poll(now) as u64;
@@ -139,7 +142,7 @@ fn the_burst_loop_allocates_nothing_after_warm_up() {
         }
         pump.flush();
         COUNTING.with(|c| c.set(false));
-        let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+        let allocations = allocations() - before;
         measured += received - pass;
         if allocations > 0 {
             report.push(format!("{}: {allocations} allocations in {} packets", profile.name, received - pass));
@@ -155,10 +158,63 @@ fn the_burst_loop_allocates_nothing_after_warm_up() {
 #[test]
 fn the_counting_allocator_counts() {
     // The test above would pass vacuously if the flag or the counter did nothing.
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = allocations();
     COUNTING.with(|c| c.set(true));
     let boxed = std::hint::black_box(Box::new([0u8; 64]));
     COUNTING.with(|c| c.set(false));
     drop(boxed);
-    assert!(ALLOCATIONS.load(Ordering::Relaxed) > before);
+    assert!(allocations() > before);
+}
+
+/// Reloads too: the worker runs on a thread of its own, started as `cidlb run` starts it on its
+/// lcore (`Worker::bind_to_thread`, then the loop), the control thread publishes a new snapshot
+/// between passes, and every pass after the warm-up, each of which adopts a snapshot, must
+/// allocate nothing (a thread's first arc-swap load allocates its slot; without the binding,
+/// the first reload did, and glibc made the worker thread's arena then, three system calls).
+#[test]
+fn adopting_a_reloaded_snapshot_allocates_nothing_on_the_worker_thread() {
+    let profile = BENCH_PROFILES.iter().find(|p| p.name == "cid").unwrap();
+    let frames = capture(profile, &mut Rng::new(5));
+    let pass = frames.len() as u64;
+    let (worker, mut control) = worker_for(profile).unwrap();
+    let config = control.config().clone();
+    let (go, next_pass) = std::sync::mpsc::sync_channel::<bool>(0);
+    let (done, pass_done) = std::sync::mpsc::sync_channel::<(u64, u64)>(0);
+    let worker_thread = std::thread::spawn(move || {
+        let buffers = 4 * worker.params.burst + 64;
+        let mut pump = Pump::new(NicLike(LoopIo::new(frames, buffers)), worker, vec![Arc::new(PortCounters::default())]);
+        pump.worker.bind_to_thread();
+        let mut now = 1_000_000_000u64;
+        let mut run_pass = |pump: &mut Pump<NicLike>| {
+            let mut received = 0u64;
+            while received < pass {
+                received += pump.poll(now) as u64;
+                now += 200_000;
+            }
+            pump.flush();
+        };
+        run_pass(&mut pump);
+        while next_pass.recv() == Ok(true) {
+            let before = allocations();
+            COUNTING.with(|c| c.set(true));
+            run_pass(&mut pump);
+            COUNTING.with(|c| c.set(false));
+            done.send((allocations() - before, pump.worker.snapshot.generation)).unwrap();
+        }
+    });
+    let mut generations = Vec::new();
+    let mut allocations = 0;
+    for reload in 0..4u64 {
+        control.reload(config.clone()).expect("reload");
+        go.send(true).unwrap();
+        let (allocated, generation) = pass_done.recv().unwrap();
+        allocations += allocated;
+        generations.push(generation);
+        control.poll(2_000_000_000 + reload);
+    }
+    go.send(false).unwrap();
+    worker_thread.join().unwrap();
+    // Every pass adopted the snapshot published before it.
+    assert!(generations.windows(2).all(|w| w[1] > w[0]), "{generations:?}");
+    assert_eq!(allocations, 0, "the worker thread allocated while adopting reloaded snapshots");
 }
