@@ -10,11 +10,12 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # Debian packages: DPDK 22.11 and its headers, clang for bindgen, pcap, and the lab (lab/lab.sh):
-# tcpdump, libcoap, conntrack/iptables for the masquerading router, ethtool, python3, and
+# tcpdump, libcoap, conntrack/iptables for the masquerading router, ethtool, python3, strace (the
+# soak's no-system-call check of the worker thread), and
 # dpkg-dev/make to fetch and build Mbed TLS 3.6 (lab/build-peers.sh).
 packages=(
   dpdk dpdk-dev libdpdk-dev pkg-config clang libclang-dev libpcap-dev
-  iproute2 tcpdump tshark python3 python3-scapy libcoap3-bin conntrack iptables ethtool iputils-ping
+  iproute2 tcpdump tshark python3 python3-scapy libcoap3-bin conntrack iptables ethtool iputils-ping strace
   dpkg-dev make
   build-essential ca-certificates
 )

@@ -10,7 +10,9 @@
 # worker received packets between every two scrapes; the session table never held more than
 # its capacity; every valid reload was applied and every invalid one refused; no panic was
 # logged; the resident memory at the end is within SOAK_RSS_SLACK_KIB (default 4096) of its
-# level after the first minute (what the first minute allocates stays; nothing may grow after).
+# level after the first minute (what the first minute allocates stays; nothing may grow after);
+# the worker thread makes no system call in the first SOAK_SYSCALL_WINDOW seconds (default 12,
+# several reloads), watched by strace.
 #
 # Traffic never leaves the process: net_pcap with infinite_rx on a generated capture, transmit
 # dropped. DPDK runs with --no-pci and --in-memory (hugepages) or --no-huge.
@@ -30,7 +32,9 @@ perf="${CARGO_TARGET_DIR:-target}/release/cidlb-perf"
 
 work=$(mktemp -d /tmp/cidlb-soak.XXXXXX)
 pid=
+strace_pid=
 cleanup() {
+    if [ -n "$strace_pid" ]; then kill -INT "$strace_pid" 2>/dev/null || true; wait "$strace_pid" 2>/dev/null || true; fi
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
         kill -TERM "$pid" 2>/dev/null || true
         for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
@@ -84,6 +88,19 @@ done
 
 failures=0
 fail() { echo "soak: FAIL: $*" >&2; failures=$((failures + 1)); }
+
+# The worker makes no system call while it forwards, reloads included: strace (ptrace, which
+# stops a thread only at a system call or a signal) watches the worker thread alone for
+# $syscall_window s, across several reloads; every line it writes is a system call or a signal
+# the worker took.
+syscall_window=${SOAK_SYSCALL_WINDOW:-12}
+worker_tid=$(grep -l "worker" /proc/"$pid"/task/*/comm 2>/dev/null | head -1 | cut -d/ -f5)
+if [ -z "$worker_tid" ]; then
+    fail "no worker thread found in /proc/$pid/task"
+else
+    timeout -s INT "$syscall_window" strace -qq -p "$worker_tid" -o "$work/worker.strace" 2>"$work/strace.err" &
+    strace_pid=$!
+fi
 reloads=0 valid=0 invalid=0 last_rx=0 stalls=0 max_live=0 rss_base= rss_max=0 rss=0
 deadline=$((started + duration - 2 * reload_seconds - 5))
 while [ "$(date +%s)" -lt "$deadline" ] && kill -0 "$pid" 2>/dev/null; do
@@ -108,6 +125,17 @@ while [ "$(date +%s)" -lt "$deadline" ] && kill -0 "$pid" 2>/dev/null; do
     [ "$rss" -le "$rss_max" ] || rss_max=$rss
     if [ -z "$rss_base" ] && [ $(( $(date +%s) - started )) -ge 60 ]; then rss_base=$rss; fi
 done
+if [ -n "${strace_pid:-}" ]; then
+    wait "$strace_pid" || true; strace_pid=
+    if [ -s "$work/strace.err" ]; then
+        fail "strace could not watch the worker thread: $(head -3 "$work/strace.err")"
+    elif [ ! -e "$work/worker.strace" ]; then
+        fail "strace wrote nothing about the worker thread"
+    else
+        syscalls=$(wc -l <"$work/worker.strace")
+        [ "$syscalls" = 0 ] || fail "the worker thread made $syscalls system calls in ${syscall_window} s: $(cut -c1-60 "$work/worker.strace" | sort | uniq -c | sort -rn | head -5 | tr '\n' ';')"
+    fi
+fi
 [ "$(date +%s)" -ge "$deadline" ] || fail "cidlb stopped $(( deadline - $(date +%s) )) s before the end of its run"
 applied=$(metric cidlb_reloads_total 'result="applied"')
 refused=$(metric cidlb_reloads_total 'result="invalid"')
@@ -138,7 +166,7 @@ panics=$(grep -c -i "panicked" "$work/stderr" || true)
 [ "$panics" = 0 ] || fail "$panics panics in the log"
 
 rx_total=$(python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); print(s["totals"]["rx_packets"])' "$work/stats.json" 2>/dev/null || echo "?")
-echo "soak: $minutes min: $rx_total packets received, $evicted sessions evicted (table of $sessions, at most $max_live live);" \
+echo "soak: $minutes min: $rx_total packets received, ${syscalls:-?} system calls by the worker thread in ${syscall_window} s of reloads, $evicted sessions evicted (table of $sessions, at most $max_live live);" \
     "$reloads reloads: $applied applied, $refused invalid refused;" \
     "resident memory $rss_base KiB after the first minute, $rss_end KiB at the end, at most $rss_max KiB"
 if [ "$failures" -gt 0 ]; then echo "soak: $failures failures"; exit 1; fi
