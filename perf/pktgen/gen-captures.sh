@@ -12,7 +12,10 @@ if [ ! -x "$perf" ]; then
     (cd "$repo" && cargo build --release -p cidlb-perf)
 fi
 mkdir -p "$here/captures" "$here/configs"
-for profile in cid cid-k16 session-1k session-1m handshake-1k new-flows flow-label flow-label-ext flow-label-frag flow-label-zero mix; do
+# One capture and config per profile script (lua/NAME.lua; cidlb.lua is the shared library).
+for script in "$here"/lua/*.lua; do
+    profile=$(basename "$script" .lua)
+    [ "$profile" != cidlb ] || continue
     "$perf" gen --profile "$profile" --out "$here/captures/$profile.pcap"
     # The bench config, on the NIC: an explicit PCI allow-list instead of --no-pci, the PCI
     # address as the device, hugepages, and the NIC's RX/TX rings instead of a capture's pool.

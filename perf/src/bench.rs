@@ -850,7 +850,7 @@ pub fn cid_under_flood(result: &ProfileResult, all: &[ProfileResult]) -> Option<
     median(&mut cid_under_flood_rounds(result, all)?.iter().map(|(base, under)| base / under).collect::<Vec<_>>())
 }
 
-fn target_text(profile: &BenchProfile) -> String {
+pub fn target_text(profile: &BenchProfile) -> String {
     match profile.target {
         Target::VsTestpmd(t) => format!("≥ {t} × 5tswap ({})", profile.target_name),
         Target::VsProfile(other, t) => format!("cidlb Mpps ≥ {t} × {other}'s ({})", profile.target_name),

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod micro;
+pub mod pktgen;
 #[cfg(feature = "dpdk")]
 pub mod latency;
 pub mod profiles;

@@ -1,6 +1,6 @@
 //! cidlb-perf: generate traffic profiles as pcap files, and summarise what the balancer sent.
 
-use anyhow::{anyhow, bail};
+use anyhow::{anyhow, bail, Context};
 use cidlb_dataplane::io::pcap::{read_pcap, write_pcap};
 use cidlb_perf::bench::{self, BenchOptions, BENCH_PROFILES};
 use cidlb_perf::profiles::{generate, is_profile, ProfileParams, PROFILES};
@@ -113,6 +113,12 @@ enum Command {
     /// (see the README's Performance section).
     #[cfg(feature = "dpdk")]
     Latency(cidlb_perf::latency::LatencyArgs),
+    /// Write the Pktgen-DPDK script of every bench profile (NAME.lua) into DIR: the scripts
+    /// of `perf/pktgen/` for benchmarking a cidlb box from a second host (see its README).
+    PktgenScripts {
+        #[arg(long, value_name = "DIR", default_value = "perf/pktgen/lua")]
+        dir: PathBuf,
+    },
     /// Summarise a capture of the balancer's output: packets per node and kind, and whether
     /// every CID record reached the node its CID names and every flow stayed on one node.
     Summarize {
@@ -231,6 +237,10 @@ fn main() -> anyhow::Result<()> {
         }
         #[cfg(feature = "dpdk")]
         Command::Latency(args) => cidlb_perf::latency::run(&args)?,
+        Command::PktgenScripts { dir } => {
+            let written = cidlb_perf::pktgen::write_scripts(&dir).with_context(|| format!("writing scripts into {}", dir.display()))?;
+            println!("{} scripts in {}: {}", written.len(), dir.display(), written.join(" "));
+        }
         Command::Summarize { config, capture, check } => {
             let config = cidlb_config::load(&config).map_err(|e| anyhow!("{e}"))?;
             let packets = read_pcap(&capture, 0).map_err(|e| anyhow!("{e}"))?;

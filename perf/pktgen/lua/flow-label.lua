@@ -1,6 +1,8 @@
--- cidlb profile `flow-label`: IPv6 TCP, non-zero flow labels, 1000 flows.
+-- cidlb profile `flow-label`: IPv6 TCP, non-zero labels, 1000 flows.
+-- Target: ≥ 0.8 × 5tswap (flow-label path).
 -- Run: pktgen <EAL args> -- -P -m "[1:2].0" -s 0:perf/pktgen/captures/flow-label.pcap -f perf/pktgen/lua/flow-label.lua
 -- Frame sizes come from the capture; rates are percent of the link speed.
+-- Written by `cidlb-perf pktgen-scripts` from the bench profiles (perf/src/pktgen.rs): edit that, not this file.
 package.path = package.path .. ";perf/pktgen/lua/?.lua;lua/?.lua;?.lua"
 require "Pktgen"
 local cidlb = require "cidlb"
