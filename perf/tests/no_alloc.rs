@@ -218,3 +218,48 @@ fn adopting_a_reloaded_snapshot_allocates_nothing_on_the_worker_thread() {
     assert!(generations.windows(2).all(|w| w[1] > w[0]), "{generations:?}");
     assert_eq!(allocations, 0, "the worker thread allocated while adopting reloaded snapshots");
 }
+
+/// The rest of the packet path: the demo capture (handshakes, CID records also after NAT
+/// rebinding, CoAP, IPv6 flow-label TCP and fragments, node replies through reverse NAT,
+/// echo requests answered by the worker, malformed packets)
+/// through the demo config, the control thread ticking between bursts (its own work not
+/// counted: it is another thread in `cidlb run`).
+#[test]
+fn the_demo_traffic_allocates_nothing_after_warm_up() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/demo.toml");
+    let config = cidlb_config::load(&path).unwrap();
+    let macs = config.port.iter().map(|p| p.mac.unwrap_or(cidlb_config::MacAddr([2, 0, 0, 0, 0, 1]))).collect();
+    let mut control = cidlb_control::Control::new(config.clone(), macs).unwrap();
+    let rings = Arc::new(cidlb_dataplane::worker::ControlRings::new(1024));
+    control.attach(Arc::clone(&rings));
+    let params = cidlb_dataplane::worker::WorkerParams::from_config(0, &config.dataplane);
+    let counters = Arc::new(cidlb_dataplane::counters::WorkerCounters::default());
+    let mut worker = cidlb_dataplane::worker::Worker::new(params, control.source(), Arc::clone(&counters), rings);
+    worker.bind_to_thread();
+    let frames: Vec<Vec<u8>> = generate("demo", &cidlb_perf::profiles::ProfileParams { flows: 60, ..Default::default() }).unwrap().into_iter().map(|p| p.bytes).collect();
+    let pass = frames.len() as u64;
+    let buffers = 4 * worker.params.burst + 64;
+    let ports = config.port.len();
+    let mut pump = Pump::new(NicLike(LoopIo::new(frames, buffers)), worker, (0..ports).map(|_| Arc::new(PortCounters::default())).collect());
+    let mut now = 1_000_000_000u64;
+    let mut received = 0u64;
+    let mut run_until = |pump: &mut Pump<NicLike>, packets: u64, received: &mut u64| {
+        while *received < packets {
+            *received += pump.poll(now) as u64;
+            uncounted(|| control.poll(now));
+            now += 200_000;
+        }
+    };
+    run_until(&mut pump, 2 * pass, &mut received);
+    let (echo_replies, reverse_nat) = (counters.echo_replies.get(), counters.reverse_nat.get());
+    let before = allocations();
+    COUNTING.with(|c| c.set(true));
+    run_until(&mut pump, 6 * pass, &mut received);
+    pump.flush();
+    COUNTING.with(|c| c.set(false));
+    // The passes measured went through the slow paths too.
+    assert!(counters.echo_replies.get() > echo_replies, "no echo answered in the measured passes");
+    assert!(counters.reverse_nat.get() > reverse_nat, "no node reply in the measured passes");
+    assert!(counters.dropped_total() > 0 && pump.io.0.transmitted > 0);
+    assert_eq!(allocations() - before, 0, "the packet path allocated on the demo traffic");
+}
