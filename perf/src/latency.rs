@@ -79,7 +79,8 @@ pub struct RateResult {
     pub p99_us: f64,
     pub p999_us: f64,
     pub max_us: f64,
-    /// At saturation, what the ring into the reflector refused (full): packets not sent.
+    /// What the ring into the reflector refused (full): at saturation not sent, at a fixed
+    /// rate counted as sent and lost (the reflector was not draining its ring).
     pub refused: u64,
 }
 
@@ -229,13 +230,21 @@ pub fn run(args: &LatencyArgs) -> anyhow::Result<()> {
     argv.extend(memory_args("gen"));
     argv.push(format!("--vdev=net_memif0,role=client,socket={},socket-abstract=no", socket.display()));
     let eal = Eal::init(&argv).context("starting the generator's EAL")?;
+    let reflector_pid = cidlb_child.child.id();
+    let (steal_before, preempted_before) = (steal_ticks(), forwarding_thread_preemptions(reflector_pid));
     let results = generate(&eal, args);
+    let (steal_after, preempted_after) = (steal_ticks(), forwarding_thread_preemptions(reflector_pid));
+    let preempted = preempted_before.zip(preempted_after).map(|(before, after)| after.saturating_sub(before));
     // Ports and pools are gone here (generate owns them).
     drop(cidlb_child);
     let _ = eal.cleanup();
     remove_runtime_dirs();
     let results = results?;
-    let table = render(&results, args);
+    let mut table = render(&results, args);
+    if let Some(line) = conditions_line(&steal_before, &steal_after, preempted) {
+        table.push_str(&line);
+        table.push('\n');
+    }
     println!("{table}");
     if let Some(path) = &args.readme {
         let text = std::fs::read_to_string(path)?;
@@ -362,8 +371,60 @@ fn one_rate(
         p99_us: us(0.99),
         p999_us: us(0.999),
         max_us: histogram.max() as f64 / 1000.0,
-        refused: if pps.is_some() { 0 } else { refused },
+        refused,
     })
+}
+
+/// Per CPU (`cpuN`), the steal time of `/proc/stat` in clock ticks: time the hypervisor ran
+/// something else while this VM's CPU wanted to run. Empty where there is no such file.
+fn steal_ticks() -> Vec<(String, u64)> {
+    std::fs::read_to_string("/proc/stat").map(|text| parse_steal(&text)).unwrap_or_default()
+}
+
+fn parse_steal(stat: &str) -> Vec<(String, u64)> {
+    stat.lines()
+        .filter(|line| line.starts_with("cpu") && line.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let cpu = fields.next()?.to_string();
+            // user nice system idle iowait irq softirq steal
+            let steal = fields.nth(7)?.parse().ok()?;
+            Some((cpu, steal))
+        })
+        .collect()
+}
+
+/// Involuntary context switches so far of the reflector's forwarding thread (the one whose
+/// name holds `worker`: DPDK's `rte-worker-N`): how often another task took its core.
+fn forwarding_thread_preemptions(pid: u32) -> Option<u64> {
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.contains("worker") {
+            let status = std::fs::read_to_string(task.path().join("status")).ok()?;
+            return status.lines().find_map(|line| line.strip_prefix("nonvoluntary_ctxt_switches:")).and_then(|v| v.trim().parse().ok());
+        }
+    }
+    None
+}
+
+/// What the machine did to the run, as one line: the steal time of each CPU (in ms; USER_HZ
+/// is 100 on Linux) and how often the forwarding thread lost its core to another task.
+fn conditions_line(before: &[(String, u64)], after: &[(String, u64)], preempted: Option<u64>) -> Option<String> {
+    let steal: Vec<String> = after
+        .iter()
+        .filter_map(|(cpu, end)| {
+            let start = before.iter().find(|(c, _)| c == cpu)?.1;
+            Some(format!("{cpu} {} ms", end.saturating_sub(start) * 10))
+        })
+        .collect();
+    let mut parts = Vec::new();
+    if !steal.is_empty() {
+        parts.push(format!("steal time (the hypervisor running something else on this VM's CPUs) {}", steal.join(", ")));
+    }
+    if let Some(n) = preempted {
+        parts.push(format!("the reflector's forwarding thread preempted {n} times (involuntary context switches: kernel threads and other tasks on its core)"));
+    }
+    (!parts.is_empty()).then(|| format!("Over the run: {}.", parts.join("; ")))
 }
 
 /// The latency target of the performance issue: p99 under this at half of the maximum rate.
@@ -371,8 +432,8 @@ pub const TARGET_P99_US: f64 = 20.0;
 
 pub fn render(results: &[RateResult], args: &LatencyArgs) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "| offered Mpps | achieved Mpps | sent | received | lost | p50 µs | p99 µs | p99.9 µs | max µs |");
-    let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "| offered Mpps | achieved Mpps | sent | received | lost | of which refused | p50 µs | p99 µs | p99.9 µs | max µs |");
+    let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     // The fixed rates and the half-maximum row in rising order, the saturation row last.
     let mut rows: Vec<&RateResult> = results.iter().filter(|r| r.offer != Offer::Saturation).collect();
     rows.sort_by(|a, b| a.offered_mpps.total_cmp(&b.offered_mpps));
@@ -383,9 +444,11 @@ pub fn render(results: &[RateResult], args: &LatencyArgs) -> String {
             Offer::HalfMax => format!("{:.2} (½ max)", r.offered_mpps),
             Offer::Saturation => format!("{:.2} (saturation)", r.offered_mpps),
         };
+        // At saturation a refused packet was never sent, so it is not part of the loss.
+        let refused = if r.offer == Offer::Saturation { "—".to_string() } else { r.refused.to_string() };
         let _ = writeln!(
             out,
-            "| {offered} | {:.2} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            "| {offered} | {:.2} | {} | {} | {} | {refused} | {:.1} | {:.1} | {:.1} | {:.1} |",
             r.achieved_mpps(),
             r.sent,
             r.received,
@@ -398,7 +461,7 @@ pub fn render(results: &[RateResult], args: &LatencyArgs) -> String {
     }
     let _ = writeln!(
         out,
-        "\n{} s per rate, {}-byte frames (DTLS CID records), generator and {} over a net_memif pair; load average at the end: {}.",
+        "\n{} s per rate, {}-byte frames (DTLS CID records), generator and {} over a net_memif pair; lost = sent − received, of which refused = what the ring into the reflector did not take (it was not draining: off its core or saturated), the rest lost in it or on the way back; load average at the end: {}.",
         args.seconds,
         profiles::cid_packet(7, 20007, 1, 1, args.size.max(STAMP_BYTES)).len(),
         if args.via == "testpmd" { "dpdk-testpmd macswap (the baseline)" } else { "cidlb" },
@@ -511,16 +574,36 @@ mod tests {
     }
 
     #[test]
+    fn run_conditions_from_proc() {
+        let before = parse_steal("cpu  4131308 29238 280977 4413526 17904 0 26664 11676 0 0\ncpu0 1 2 3 4 5 6 7 600 0 0\ncpu1 1 2 3 4 5 6 7 5068 0 0\nintr 1 2\n");
+        assert_eq!(before, [("cpu0".to_string(), 600), ("cpu1".to_string(), 5068)]);
+        let after = parse_steal("cpu0 1 2 3 4 5 6 7 612 0 0\ncpu1 1 2 3 4 5 6 7 5068 0 0\n");
+        assert_eq!(
+            conditions_line(&before, &after, Some(512)).unwrap(),
+            "Over the run: steal time (the hypervisor running something else on this VM's CPUs) cpu0 120 ms, cpu1 0 ms; \
+             the reflector's forwarding thread preempted 512 times (involuntary context switches: kernel threads and other tasks on its core)."
+        );
+        assert_eq!(conditions_line(&before, &after, None).unwrap(), "Over the run: steal time (the hypervisor running something else on this VM's CPUs) cpu0 120 ms, cpu1 0 ms.");
+        assert_eq!(conditions_line(&[], &[], None), None);
+        // This test's own process has no thread named like a forwarding thread.
+        assert_eq!(forwarding_thread_preemptions(std::process::id()), None);
+    }
+
+    #[test]
     fn table_rises_by_offered_rate_with_saturation_last() {
         let results = [
             row(Offer::Saturation, 7.9, 15_800_000, 15_800_000, 500.0),
             row(Offer::Fixed, 0.01, 20_000, 20_000, 3.0),
             row(Offer::HalfMax, 3.95, 7_900_000, 7_900_000, 9.0),
-            row(Offer::Fixed, 2.0, 4_000_000, 4_000_000, 5.0),
+            RateResult { refused: 7, ..row(Offer::Fixed, 2.0, 4_000_000, 3_999_990, 5.0) },
         ];
         let table = render(&results, &args("cidlb"));
-        let offered: Vec<&str> = table.lines().skip(2).take_while(|l| l.starts_with('|')).map(|l| l.split('|').nth(1).unwrap().trim()).collect();
+        let rows: Vec<Vec<&str>> = table.lines().skip(2).take_while(|l| l.starts_with('|')).map(|l| l.split('|').map(str::trim).collect()).collect();
+        let offered: Vec<&str> = rows.iter().map(|r| r[1]).collect();
         assert_eq!(offered, ["0.01", "2.00", "3.95 (½ max)", "7.90 (saturation)"]);
+        // Refused is part of the loss at a fixed rate, not at saturation (never sent).
+        assert_eq!(rows[1][6], "7", "{table}");
+        assert_eq!(rows[3][6], "—", "{table}");
         assert!(table.contains("is **met** in this run."), "{table}");
     }
 }
