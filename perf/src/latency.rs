@@ -226,6 +226,15 @@ pub fn run(args: &LatencyArgs) -> anyhow::Result<()> {
         std::thread::sleep(Duration::from_millis(50));
     }
 
+    // DPDK pins its control threads (interrupts, multi-process, telemetry) to the CPUs this
+    // thread may use minus its lcores: with lcore 0 alone, to core 1, the reflector's
+    // forwarding core, where each wake-up preempted it. With this thread narrowed to core 0
+    // first (the reflector, already started, keeps both), the EAL keeps them on core 0.
+    let mut generator_core = rustix::thread::CpuSet::new();
+    generator_core.set(0);
+    if let Err(e) = rustix::thread::sched_setaffinity(None, &generator_core) {
+        eprintln!("warning: cannot keep the generator on core 0 ({e}); its EAL threads may share the reflector's core");
+    }
     let mut argv = vec!["cidlb-perf".to_string(), "-l".into(), "0".into(), "--no-pci".into()];
     argv.extend(memory_args("gen"));
     argv.push(format!("--vdev=net_memif0,role=client,socket={},socket-abstract=no", socket.display()));
