@@ -90,7 +90,11 @@ impl PacketIo for LoopIo {
 
 /// A worker (and the control state that publishes its snapshot) for `profile`'s bench config.
 pub fn worker_for(profile: &BenchProfile) -> anyhow::Result<(Worker, Control)> {
-    let config = cidlb_config::parse(&profile.config(), profile.name).map_err(|e| anyhow!("{e}"))?;
+    worker_for_config(cidlb_config::parse(&profile.config(), profile.name).map_err(|e| anyhow!("{e}"))?)
+}
+
+/// A worker (id 0) and its control state for `config`.
+pub fn worker_for_config(config: cidlb_config::Config) -> anyhow::Result<(Worker, Control)> {
     let macs = config.port.iter().map(|p| p.mac.unwrap_or(cidlb_config::MacAddr([2, 0, 0, 0, 0, 1]))).collect();
     let mut control = Control::new(config.clone(), macs).map_err(|e| anyhow!(e))?;
     let rings = Arc::new(ControlRings::new(1024));

@@ -12,14 +12,26 @@ use std::time::{Duration, Instant};
 
 const PERF: &str = env!("CARGO_BIN_EXE_cidlb-perf");
 
+/// The cidlb binary: `CIDLB_BIN`, else `cidlb` next to `cidlb-perf`.
+fn cidlb_binary() -> PathBuf {
+    let cidlb = std::env::var_os("CIDLB_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(PERF).with_file_name("cidlb"));
+    assert!(cidlb.exists(), "{} not found: build cidlb (cargo build --release) or set CIDLB_BIN", cidlb.display());
+    cidlb
+}
+
+/// An empty directory of this test run's own under the temp dir.
+fn fresh_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cidlb-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 #[test]
 #[ignore = "needs DPDK, dpdk-testpmd, root and a built cidlb; run with --ignored"]
 fn bench_one_profile_one_round() {
-    let cidlb = std::env::var_os("CIDLB_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(PERF).with_file_name("cidlb"));
-    assert!(cidlb.exists(), "{} not found: build cidlb (cargo build --release) or set CIDLB_BIN", cidlb.display());
-    let dir = std::env::temp_dir().join(format!("cidlb-bench-smoke-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let cidlb = cidlb_binary();
+    let dir = fresh_dir("bench-smoke");
     let readme = dir.join("README.md");
     std::fs::write(&readme, "# x\n<!-- perf-table:start -->\nold\n<!-- perf-table:end -->\n").unwrap();
     let json = dir.join("bench.json");
@@ -76,11 +88,8 @@ fn bench_one_profile_one_round() {
 #[test]
 #[ignore = "needs DPDK (net_memif), root and a built cidlb; run with --ignored"]
 fn latency_one_rate_and_the_maximum() {
-    let cidlb = std::env::var_os("CIDLB_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(PERF).with_file_name("cidlb"));
-    assert!(cidlb.exists(), "{} not found: build cidlb (cargo build --release) or set CIDLB_BIN", cidlb.display());
-    let dir = std::env::temp_dir().join(format!("cidlb-latency-smoke-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let cidlb = cidlb_binary();
+    let dir = fresh_dir("latency-smoke");
     let child = Command::new(PERF)
         .args(["latency", "--rates", "0.01", "--seconds", "0.5"])
         .arg("--cidlb")
