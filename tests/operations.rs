@@ -3,10 +3,10 @@
 
 mod support;
 
-use cidlb_control::Control;
 use cidlb_config::MacAddr;
-use std::process::Command;
+use cidlb_control::Control;
 use cidlb_dataplane::io::pcap::CapturedPacket;
+use std::process::Command;
 use std::sync::Arc;
 use support::{Harness, BALANCER_MAC};
 

@@ -220,10 +220,9 @@ fn adopting_a_reloaded_snapshot_allocates_nothing_on_the_worker_thread() {
 }
 
 /// The rest of the packet path: the demo capture (handshakes, CID records also after NAT
-/// rebinding, CoAP, IPv6 flow-label TCP and fragments, node replies through reverse NAT,
-/// echo requests answered by the worker, malformed packets)
-/// through the demo config, the control thread ticking between bursts (its own work not
-/// counted: it is another thread in `cidlb run`).
+/// rebinding, CoAP, IPv6 flow-label TCP and fragments, node replies through reverse NAT, echo
+/// requests answered by the worker, malformed packets) through the demo config, the control
+/// thread ticking between bursts (its own work not counted: it is another thread in `cidlb run`).
 #[test]
 fn the_demo_traffic_allocates_nothing_after_warm_up() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/demo.toml");
