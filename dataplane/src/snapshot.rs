@@ -569,16 +569,21 @@ impl SnapshotSource {
         let g = next.generation;
         let previous = self.current.swap(Arc::new(next));
         self.generation.store(g, Ordering::Release);
-        self.retired.lock().unwrap_or_else(PoisonError::into_inner).push(previous);
-        self.reap();
+        let mut retired = self.retired.lock().unwrap_or_else(PoisonError::into_inner);
+        retired.push(previous);
+        Self::drop_unheld(&mut retired);
     }
     /// Drop the retired snapshots no worker holds any more (control thread); returns how many
-    /// are still held. A retired snapshot is no longer in `current`, so no worker can take a
-    /// new reference to it: once the count is 1 (ours), it stays 1.
+    /// are still held.
     pub fn reap(&self) -> usize {
         let mut retired = self.retired.lock().unwrap_or_else(PoisonError::into_inner);
-        retired.retain(|snapshot| Arc::strong_count(snapshot) > 1);
+        Self::drop_unheld(&mut retired);
         retired.len()
+    }
+    /// A retired snapshot is no longer in `current`, so no worker can take a new reference to
+    /// it: once its count is 1 (ours), it stays 1 and it can go.
+    fn drop_unheld(retired: &mut Vec<Arc<Snapshot>>) {
+        retired.retain(|snapshot| Arc::strong_count(snapshot) > 1);
     }
     /// The generation of the newest snapshot: a read-mostly line, written only on publish.
     #[inline(always)]
