@@ -800,6 +800,53 @@ pub fn vs_profile(result: &ProfileResult, all: &[ProfileResult], other: &str) ->
     Some(result.cidlb_mpps()? / base.cidlb_mpps()?)
 }
 
+/// What a `VsTestpmd` target leaves cidlb, in CPU-time cycles a packet, medians over the rounds
+/// (the three programs of a round paired by index): `budget` = 5tswap's cost / target − io's
+/// cost, what everything cidlb does above receiving and transmitting may take for the target
+/// to hold (testpmd `io` only receives and transmits, on the same capture, core and device);
+/// `work` = cidlb's cost − io's cost, what it took. None without a `VsTestpmd` target, without
+/// the io floor (`--no-io`) or without CPU times.
+pub fn work_budget(result: &ProfileResult) -> Option<(f64, f64)> {
+    let Target::VsTestpmd(target) = find(&result.name)?.target else { return None };
+    let hz = result.tsc_hz();
+    let cpu = |s: &Sample| (s.cpu_seconds > 0.0 && s.packets > 0).then(|| s.cycles_per_packet_cpu(hz));
+    let rounds: Vec<(f64, f64)> = result
+        .cidlb
+        .iter()
+        .zip(&result.testpmd_5tswap)
+        .zip(&result.testpmd_io)
+        .filter_map(|((c, t), io)| {
+            let (c, t, io) = (cpu(c)?, cpu(t)?, cpu(io)?);
+            Some((t / target - io, c - io))
+        })
+        .collect();
+    Some((median(&mut rounds.iter().map(|r| r.0).collect::<Vec<_>>())?, median(&mut rounds.iter().map(|r| r.1).collect::<Vec<_>>())?))
+}
+
+/// The note under the table that turns each missed `VsTestpmd` target into cycles: the
+/// budget the target leaves cidlb above the I/O floor, against what it took.
+fn work_budget_note(results: &[ProfileResult]) -> Option<String> {
+    let rows: Vec<String> = results
+        .iter()
+        .filter(|r| r.error.is_none() && r.skipped.is_none() && target_met(r, results) == Some(false))
+        .filter_map(|r| {
+            let (budget, work) = work_budget(r)?;
+            let Target::VsTestpmd(target) = find(&r.name)?.target else { return None };
+            Some(if budget > 0.0 {
+                format!("`{}` (≥ {target}) {budget:.0} / {work:.0} ({:.1} ×)", r.name, work / budget)
+            } else {
+                format!("`{}` (≥ {target}) none / {work:.0} (5tswap's cost / {target} is below io's)", r.name)
+            })
+        })
+        .collect();
+    (!rows.is_empty()).then(|| {
+        format!(
+            "What a missed target leaves cidlb, in cycles a packet of CPU time (medians over the rounds): the target allows cidlb 5tswap's cost / target; testpmd `io`, which only receives and transmits, spends part of that on the same capture, core and device, and the rest is the budget for everything cidlb does above receiving and transmitting (parse, classify, look up, rewrite, count). Budget / what cidlb's work took (cidlb's cost − io's), and how many budgets that is: {}",
+            rows.join(", ")
+        )
+    })
+}
+
 /// The cost of a CID packet under the flood, from the cost per packet of the mix (CID share
 /// `cid_share`) and of the flood alone: (c_mix − (1 − cid_share) × c_flood) / cid_share.
 pub fn cid_cost_under_flood(c_mix: f64, c_flood_only: f64, cid_share: f64) -> f64 {
@@ -939,6 +986,7 @@ pub fn render_table(results: &[ProfileResult], options: &BenchOptions, load: &st
             notes.push(format!("`{}`: both programs ran with `{}` (not enough free hugepages for the capture's pool)", r.name, r.memory));
         }
     }
+    notes.extend(work_budget_note(results));
     // Rows merged from earlier runs (`--merge`): one note per earlier run.
     let mut earlier: Vec<(&str, Vec<&str>)> = Vec::new();
     for r in results {
@@ -1273,6 +1321,40 @@ mod tests {
         assert!((figure - 0.5).abs() < 1e-9, "{figure}");
         assert_eq!(target_met(&all[1], &all), Some(false));
         assert_eq!(vs_profile(&all[1], &all[1..], "session-1k-long"), None);
+    }
+
+    #[test]
+    fn a_missed_target_is_shown_as_a_budget_in_cycles() {
+        // At 1 GHz, one CPU-second per million packets is 1000 cycles a packet.
+        let at = |cycles: f64, hz: u64| Sample { packets: 1_000_000, seconds: 1.0, transmitted: 1_000_000, tsc_hz: hz, cpu_seconds: cycles * 1e-3, ..Default::default() };
+        let row = |name: &str, cidlb: &[f64], tswap: &[f64], io: &[f64]| ProfileResult {
+            name: name.into(),
+            cidlb: cidlb.iter().map(|c| at(*c, 1_000_000_000)).collect(),
+            testpmd_5tswap: tswap.iter().map(|c| at(*c, 0)).collect(),
+            testpmd_io: io.iter().map(|c| at(*c, 0)).collect(),
+            ratios: cidlb.iter().zip(tswap).map(|(c, t)| t / c).collect(),
+            ..Default::default()
+        };
+        // cid (≥ 0.9): per round 5tswap 90, 99, 81 → at most 100, 110, 90; io 63, 70, 60 →
+        // budgets 37, 40, 30 → 37; cidlb 226, 250, 200 → work 163, 180, 140 → 163.
+        let cid = row("cid", &[226.0, 250.0, 200.0], &[90.0, 99.0, 81.0], &[63.0, 70.0, 60.0]);
+        let (budget, work) = work_budget(&cid).unwrap();
+        assert!((budget - 37.0).abs() < 1e-6 && (work - 163.0).abs() < 1e-6, "{budget} {work}");
+        // session-1k (≥ 0.8): 5tswap 40 allows 50, below io's 60: no budget at all.
+        let session = row("session-1k", &[300.0], &[40.0], &[60.0]);
+        // flow-label met its target: not listed. ipip without the io floor: not listed.
+        let met = row("flow-label", &[100.0], &[90.0], &[60.0]);
+        let no_io = row("ipip", &[300.0], &[90.0], &[]);
+        assert_eq!(work_budget(&no_io), None);
+        // session-1m's target is against another profile: no budget.
+        assert_eq!(work_budget(&row("session-1m", &[300.0], &[90.0], &[60.0])), None);
+        let table = render_table(&[cid, session, met, no_io], &options(), "x");
+        let note = table.lines().find(|l| l.starts_with("- What a missed target leaves cidlb")).unwrap();
+        assert!(note.contains("`cid` (≥ 0.9) 37 / 163 (4.4 ×), `session-1k` (≥ 0.8) none / 240 (5tswap's cost / 0.8 is below io's)"), "{note}");
+        assert!(!note.contains("flow-label") && !note.contains("ipip"), "{note}");
+        // Nothing missed: no note.
+        let table = render_table(&[row("cid", &[95.0], &[90.0], &[60.0])], &options(), "x");
+        assert!(!table.contains("What a missed target leaves"), "{table}");
     }
 
     #[test]
