@@ -800,49 +800,58 @@ pub fn vs_profile(result: &ProfileResult, all: &[ProfileResult], other: &str) ->
     Some(result.cidlb_mpps()? / base.cidlb_mpps()?)
 }
 
-/// What a `VsTestpmd` target leaves cidlb, in CPU-time cycles a packet, medians over the rounds
-/// (the three programs of a round paired by index): `budget` = 5tswap's cost / target − io's
-/// cost, what everything cidlb does above receiving and transmitting may take for the target
-/// to hold (testpmd `io` only receives and transmits, on the same capture, core and device);
-/// `work` = cidlb's cost − io's cost, what it took. None without a `VsTestpmd` target, without
-/// the io floor (`--no-io`) or without CPU times.
-pub fn work_budget(result: &ProfileResult) -> Option<(f64, f64)> {
+/// What a `VsTestpmd` target leaves cidlb, in CPU-time cycles a packet above the I/O floor
+/// (testpmd `io`, which only receives and transmits, on the same capture, core and device),
+/// each a median over the rounds (the three programs of a round paired by index).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WorkBudget {
+    /// 5tswap's cost / target − io's cost: what everything cidlb does above receiving and
+    /// transmitting may take for the target to hold.
+    pub budget: f64,
+    /// cidlb's cost − io's cost: what it took.
+    pub cidlb: f64,
+    /// 5tswap's cost − io's cost: testpmd's own work of swapping the fields.
+    pub tswap: f64,
+}
+
+/// The [`WorkBudget`] of a row. None without a `VsTestpmd` target, without the io floor
+/// (`--no-io`) or without CPU times.
+pub fn work_budget(result: &ProfileResult) -> Option<WorkBudget> {
     let Target::VsTestpmd(target) = find(&result.name)?.target else { return None };
     let hz = result.tsc_hz();
     let cpu = |s: &Sample| (s.cpu_seconds > 0.0 && s.packets > 0).then(|| s.cycles_per_packet_cpu(hz));
-    let rounds: Vec<(f64, f64)> = result
+    let rounds: Vec<[f64; 3]> = result
         .cidlb
         .iter()
         .zip(&result.testpmd_5tswap)
         .zip(&result.testpmd_io)
         .filter_map(|((c, t), io)| {
             let (c, t, io) = (cpu(c)?, cpu(t)?, cpu(io)?);
-            Some((t / target - io, c - io))
+            Some([t / target - io, c - io, t - io])
         })
         .collect();
-    Some((median(&mut rounds.iter().map(|r| r.0).collect::<Vec<_>>())?, median(&mut rounds.iter().map(|r| r.1).collect::<Vec<_>>())?))
+    let column = |i: usize| median(&mut rounds.iter().map(|r| r[i]).collect::<Vec<_>>());
+    Some(WorkBudget { budget: column(0)?, cidlb: column(1)?, tswap: column(2)? })
 }
 
 /// The note under the table that turns each missed `VsTestpmd` target into cycles: the
-/// budget the target leaves cidlb above the I/O floor, against what it took.
+/// budget the target leaves cidlb above the I/O floor, against what cidlb's work took and
+/// what 5tswap's own took.
 fn work_budget_note(results: &[ProfileResult]) -> Option<String> {
     let rows: Vec<String> = results
         .iter()
         .filter(|r| r.error.is_none() && r.skipped.is_none() && target_met(r, results) == Some(false))
         .filter_map(|r| {
-            let (budget, work) = work_budget(r)?;
+            let w = work_budget(r)?;
             let Target::VsTestpmd(target) = find(&r.name)?.target else { return None };
-            Some(if budget > 0.0 {
-                format!("`{}` (≥ {target}) {budget:.0} / {work:.0} ({:.1} ×)", r.name, work / budget)
-            } else {
-                format!("`{}` (≥ {target}) none / {work:.0} (5tswap's cost / {target} is below io's)", r.name)
-            })
+            let budget = if w.budget > 0.0 { format!("{:.0}", w.budget) } else { format!("none (5tswap's cost / {target} is below io's)") };
+            Some(format!("`{}` (≥ {target}): budget {budget}, cidlb {:.0}, 5tswap {:.0}", r.name, w.cidlb, w.tswap))
         })
         .collect();
     (!rows.is_empty()).then(|| {
         format!(
-            "What a missed target leaves cidlb, in cycles a packet of CPU time (medians over the rounds): the target allows cidlb 5tswap's cost / target; testpmd `io`, which only receives and transmits, spends part of that on the same capture, core and device, and the rest is the budget for everything cidlb does above receiving and transmitting (parse, classify, look up, rewrite, count). Budget / what cidlb's work took (cidlb's cost − io's), and how many budgets that is: {}",
-            rows.join(", ")
+            "What a missed target leaves cidlb, in cycles a packet of CPU time above the I/O floor (medians over the rounds): the target allows cidlb 5tswap's cost / target; testpmd `io`, which only receives and transmits, spends part of that on the same capture, core and device; the rest is the budget for everything cidlb does above receiving and transmitting (parse, check, classify, look up, rewrite with checksums, count). Budget; what cidlb's work took (its cost − io's); what 5tswap's own work took (swapping MACs, addresses and ports, no checksum): {}",
+            rows.join("; ")
         )
     })
 }
@@ -1338,8 +1347,9 @@ mod tests {
         // cid (≥ 0.9): per round 5tswap 90, 99, 81 → at most 100, 110, 90; io 63, 70, 60 →
         // budgets 37, 40, 30 → 37; cidlb 226, 250, 200 → work 163, 180, 140 → 163.
         let cid = row("cid", &[226.0, 250.0, 200.0], &[90.0, 99.0, 81.0], &[63.0, 70.0, 60.0]);
-        let (budget, work) = work_budget(&cid).unwrap();
-        assert!((budget - 37.0).abs() < 1e-6 && (work - 163.0).abs() < 1e-6, "{budget} {work}");
+        let w = work_budget(&cid).unwrap();
+        // 5tswap's own work: 27, 29, 21 → 27.
+        assert!((w.budget - 37.0).abs() < 1e-6 && (w.cidlb - 163.0).abs() < 1e-6 && (w.tswap - 27.0).abs() < 1e-6, "{w:?}");
         // session-1k (≥ 0.8): 5tswap 40 allows 50, below io's 60: no budget at all.
         let session = row("session-1k", &[300.0], &[40.0], &[60.0]);
         // flow-label met its target: not listed. ipip without the io floor: not listed.
@@ -1350,7 +1360,7 @@ mod tests {
         assert_eq!(work_budget(&row("session-1m", &[300.0], &[90.0], &[60.0])), None);
         let table = render_table(&[cid, session, met, no_io], &options(), "x");
         let note = table.lines().find(|l| l.starts_with("- What a missed target leaves cidlb")).unwrap();
-        assert!(note.contains("`cid` (≥ 0.9) 37 / 163 (4.4 ×), `session-1k` (≥ 0.8) none / 240 (5tswap's cost / 0.8 is below io's)"), "{note}");
+        assert!(note.contains("`cid` (≥ 0.9): budget 37, cidlb 163, 5tswap 27; `session-1k` (≥ 0.8): budget none (5tswap's cost / 0.8 is below io's), cidlb 240, 5tswap -20"), "{note}");
         assert!(!note.contains("flow-label") && !note.contains("ipip"), "{note}");
         // Nothing missed: no note.
         let table = render_table(&[row("cid", &[95.0], &[90.0], &[60.0])], &options(), "x");
