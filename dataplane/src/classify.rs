@@ -81,6 +81,12 @@ pub enum Lead {
     General,
     /// A packet to a VIP whose service rule is known.
     Known(Step),
+    /// Decided by the worker's CID lane (`Worker::prepare`) from the bytes alone, with no
+    /// [`Parsed`]: an untagged IPv4 frame without options carrying a whole UDP datagram that
+    /// opens with a DTLS 1.2 `tls12_cid` record for a `dtls-cid` service, whose CID names a
+    /// node that is not down. The verdict is the general path's for it, `Forward` by
+    /// [`Route::Cid`]; `Worker::finish` carries it out.
+    Cid { service: u16, node: u16 },
 }
 
 /// Where a packet's service rule leads, before the session table is consulted.
@@ -153,6 +159,7 @@ impl Classifier {
         match lead {
             Lead::General => None,
             Lead::Known(step) => Some(self.take(snapshot, now, parsed, step, counters)),
+            Lead::Cid { service, node } => Some(Verdict::Forward { service, node, route: Route::Cid }),
         }
     }
 

@@ -113,10 +113,10 @@ const fn adjust(checksum: u32, delta: u64) -> u16 {
 fn nat(frame: &mut [u8], parsed: &Parsed, side: Side, address: &[u8; 16], v6: bool, port: Option<u16>) -> Result<(), DropReason> {
     if parsed.l4_present {
         match (parsed.l3, v6, parsed.proto) {
-            (L3::Ipv4, false, protocol::UDP) => return nat_fast::<false, false>(frame, parsed, side, address, port),
-            (L3::Ipv4, false, protocol::TCP) => return nat_fast_outlined::<false, true>(frame, parsed, side, address, port),
-            (L3::Ipv6, true, protocol::UDP) => return nat_fast_outlined::<true, false>(frame, parsed, side, address, port),
-            (L3::Ipv6, true, protocol::TCP) => return nat_fast_outlined::<true, true>(frame, parsed, side, address, port),
+            (L3::Ipv4, false, protocol::UDP) => return nat_fast::<false, false>(frame, At::of(parsed), side, address, port),
+            (L3::Ipv4, false, protocol::TCP) => return nat_fast_outlined::<false, true>(frame, At::of(parsed), side, address, port),
+            (L3::Ipv6, true, protocol::UDP) => return nat_fast_outlined::<true, false>(frame, At::of(parsed), side, address, port),
+            (L3::Ipv6, true, protocol::TCP) => return nat_fast_outlined::<true, true>(frame, At::of(parsed), side, address, port),
             _ => {}
         }
     }
@@ -131,16 +131,15 @@ fn nat(frame: &mut [u8], parsed: &Parsed, side: Side, address: &[u8; 16], v6: bo
 /// shapes are called out of line ([`nat_fast_outlined`]): inlined together, the shapes cost
 /// one another tens of instructions of code layout (callgrind).
 #[inline(always)]
-fn nat_fast<const V6: bool, const TCP: bool>(frame: &mut [u8], parsed: &Parsed, side: Side, address: &[u8; 16], port: Option<u16>) -> Result<(), DropReason> {
+fn nat_fast<const V6: bool, const TCP: bool>(frame: &mut [u8], at: At, side: Side, address: &[u8; 16], port: Option<u16>) -> Result<(), DropReason> {
     let (header_len, window, checksum_at) = (if V6 { 40 } else { 20 }, if TCP { 18 } else { 8 }, if TCP { 16 } else { 6 });
-    let l3 = parsed.l3_offset as usize;
-    let l4 = parsed.l4_offset as usize;
+    let At { l3, l4, ttl } = at;
     // The bounds first, together: a `Parsed` of other bytes is refused as by the general
     // path (which, where the TTL is spent too, may name the TTL instead).
     if l4 < l3 + header_len || l4 + window > frame.len() {
         return Err(DropReason::NoRoom);
     }
-    if parsed.ttl <= 1 {
+    if ttl <= 1 {
         return Err(DropReason::TtlExceeded);
     }
     let (head, upper) = frame.split_at_mut(l4);
@@ -190,8 +189,34 @@ fn nat_fast<const V6: bool, const TCP: bool>(frame: &mut [u8], parsed: &Parsed, 
 
 /// [`nat_fast`] in a function of its own.
 #[inline(never)]
-fn nat_fast_outlined<const V6: bool, const TCP: bool>(frame: &mut [u8], parsed: &Parsed, side: Side, address: &[u8; 16], port: Option<u16>) -> Result<(), DropReason> {
-    nat_fast::<V6, TCP>(frame, parsed, side, address, port)
+fn nat_fast_outlined<const V6: bool, const TCP: bool>(frame: &mut [u8], at: At, side: Side, address: &[u8; 16], port: Option<u16>) -> Result<(), DropReason> {
+    nat_fast::<V6, TCP>(frame, at, side, address, port)
+}
+
+/// Where [`nat_fast`] finds the headers it rewrites: the IP header's and the upper layer's
+/// offsets in the frame, and the TTL (hop limit) the IP header carries.
+#[derive(Clone, Copy)]
+struct At {
+    l3: usize,
+    l4: usize,
+    ttl: u8,
+}
+
+impl At {
+    #[inline(always)]
+    fn of(parsed: &Parsed) -> At {
+        At { l3: parsed.l3_offset as usize, l4: parsed.l4_offset as usize, ttl: parsed.ttl }
+    }
+}
+
+/// [`dnat`] of an untagged Ethernet frame carrying IPv4 without options and a whole UDP
+/// datagram, to the IPv4 address in `bytes[..4]`, for a caller that checked that shape from
+/// the bytes (the worker's CID lane) and so has no [`Parsed`]: `ttl` is the header's TTL.
+/// The same bytes and result as [`dnat`] of that frame's parse.
+#[inline(always)]
+pub fn dnat_ipv4_udp(frame: &mut [u8], ttl: u8, bytes: &[u8; 16], new_dport: Option<u16>) -> Result<(), DropReason> {
+    const ETH: usize = ethernet::field::HEADER_LEN;
+    nat_fast::<false, false>(frame, At { l3: ETH, l4: ETH + 20, ttl }, Side::Destination, bytes, new_dport)
 }
 
 #[inline(never)]

@@ -95,6 +95,35 @@ impl VipTable {
     }
 }
 
+/// A (VIP, port) of the worker's CID lane and its service (index into `Snapshot::services`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CidLaneEntry {
+    /// The IPv4 VIP as its header bytes.
+    pub vip: [u8; 4],
+    pub port: u16,
+    pub service: u16,
+}
+
+/// Entries of the CID lane: a linear scan per packet, so a few (services beyond them take the
+/// general path, as fast as before the lane).
+pub const CID_LANE_MAX: usize = 4;
+
+/// The lane's entries (see `Snapshot::cid_lane`): IPv4 `dtls-cid` services with a port,
+/// each only where it is the first of its VIP's services to take UDP to that port, as
+/// `Snapshot::find_service` looks them up.
+fn cid_lane(services: &[ServiceInfo], vips: &VipTable) -> Vec<CidLaneEntry> {
+    let first_for = |vip: &Address, port: u16| vips.get(vip)?.iter().copied().find(|&i| services.get(i as usize).is_some_and(|s| s.matches(PROTO_UDP, port)));
+    services
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| {
+            s.balance == Balance::DtlsCid && !s.vip.v6 && s.port != 0 && first_for(&s.vip, s.port) == Some(*i as u16)
+        })
+        .take(CID_LANE_MAX)
+        .map(|(i, s)| CidLaneEntry { vip: [s.vip.bytes[0], s.vip.bytes[1], s.vip.bytes[2], s.vip.bytes[3]], port: s.port, service: i as u16 })
+        .collect()
+}
+
 /// Health of a node as the control thread sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum NodeState {
@@ -249,6 +278,10 @@ pub struct Snapshot {
     /// Some VIP is also a port's own address (the own address wins, DESIGN.md precedence):
     /// the classifier's fast path then checks own addresses first.
     pub vip_shadowed: bool,
+    /// The worker's CID lane: the IPv4 VIP and UDP port of each `dtls-cid` service that is
+    /// the service `find_service` gives for UDP to that port (at most [`CID_LANE_MAX`]; none
+    /// when `vip_shadowed`). Traffic to anything else takes the general path.
+    pub cid_lane: Vec<CidLaneEntry>,
     /// (node address, source port, protocol) -> service, for stateless reverse NAT.
     pub replies: FxHashMap<(Address, u16, u8), u16>,
     /// Node id -> index into `nodes`.
@@ -436,9 +469,11 @@ impl Snapshot {
             })
             .collect();
         let vip_shadowed = own_addresses.iter().any(|(a, _): &(Address, u16)| vips.contains_key(a));
+        let cid_lane = if vip_shadowed { Vec::new() } else { cid_lane(&services, &vips) };
         Ok(Snapshot {
             generation,
             vip_shadowed,
+            cid_lane,
             own_addresses,
             ports,
             nodes,

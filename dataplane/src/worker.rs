@@ -122,6 +122,12 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// Where the first pass found the frame's decision leads ([`Lead::Cid`]: the CID lane
+    /// took it).
+    pub fn lead(&self) -> Lead {
+        self.lead
+    }
+
     /// Whether the second pass will look this frame up in the session table.
     #[inline(always)]
     fn goes_to_table(&self) -> bool {
@@ -207,8 +213,110 @@ impl Worker {
     /// [`prepare`](Self::prepare), written into `slot` (the burst loop's array: no copy).
     #[inline]
     pub fn prepare_into(&self, in_port: u16, frame: &[u8], slot: &mut Prepared) {
+        if let Some((service, node)) = self.cid_lane(in_port, frame) {
+            // No parse: `finish` rewrites the frame from the lead alone.
+            slot.parsed = Err(DropReason::NotForUs);
+            slot.lead = Lead::Cid { service, node };
+            return;
+        }
         self.prepare_with::<true>(in_port, frame, slot);
         self.classifier.prefetch(&slot.lead);
+    }
+
+    /// The CID lane: the (service, node) of a frame that the general path would forward by its
+    /// CID, checked from the bytes at fixed offsets: untagged IPv4 without options, not a
+    /// fragment, a whole UDP datagram (the checks of `wire::parse`'s fixed-offset parse), to
+    /// this port's MAC, to a VIP and port of `Snapshot::cid_lane` (a `dtls-cid` service, and no
+    /// VIP is also an own address), opening with a DTLS 1.2 `tls12_cid` record that fits (as
+    /// `wire::dtls::first_cid` reads it) whose CID names a node that is not down. `None` for
+    /// every other frame, which takes the general path and its drop reasons, so the lane decides
+    /// nothing the general path would decide otherwise (the differential tests of
+    /// `perf/tests/fast_path.rs` and the `pipeline` fuzz target hold it to that). It skips the
+    /// `Parsed`, the lead and verdict plumbing and, for a NAT, `send_to_node`'s generality: the
+    /// records of established DTLS connections, the bulk of the traffic, take it.
+    #[inline(always)]
+    fn cid_lane(&self, in_port: u16, frame: &[u8]) -> Option<(u16, u16)> {
+        const ETH: usize = wire::ethernet::field::HEADER_LEN;
+        const UDP_AT: usize = ETH + 20;
+        let snapshot = &*self.snapshot;
+        if snapshot.cid_lane.is_empty() {
+            return None;
+        }
+        let head: &[u8; UDP_AT + 8] = frame.get(..UDP_AT + 8)?.try_into().ok()?;
+        let ip = &head[ETH..UDP_AT];
+        let udp = &head[UDP_AT..];
+        if head[12..14] != wire::ethernet::ethertype::IPV4.to_be_bytes() || ip[9] != wire::protocol::UDP {
+            return None;
+        }
+        // A record other than `tls12_cid` first (a handshake) is the general path's: said
+        // before anything else is read.
+        if frame.get(UDP_AT + 8) != Some(&wire::dtls::content_type::TLS12_CID) {
+            return None;
+        }
+        let port = u16::from_be_bytes([udp[2], udp[3]]);
+        let entry = snapshot.cid_lane.iter().find(|e| e.vip == ip[16..20] && e.port == port)?;
+        let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+        let length = usize::from(u16::from_be_bytes([udp[4], udp[5]]));
+        // Version 4, IHL 5; MF clear and offset zero; a whole datagram; to this port's MAC.
+        if ip[0] != 0x45 || total < 28 || ETH + total > frame.len() || ip[6] & 0x3f != 0 || ip[7] != 0 || length < 8 || length > total - 20 {
+            return None;
+        }
+        if snapshot.ports.get(usize::from(in_port)).is_none_or(|p| head[..6] != p.mac) {
+            return None;
+        }
+        let service = snapshot.services.get(usize::from(entry.service))?;
+        // The datagram as the IP header delivers it (`classify`'s `udp_payload`), opening with
+        // a DTLS 1.2 `tls12_cid` record that fits: `wire::dtls::first_cid`'s own fast path.
+        // Anything else (a handshake, a truncated record) is for the general path to walk.
+        let payload = frame.get(UDP_AT + 8..ETH + total)?;
+        let cid_length = usize::from(service.cid_length);
+        let header = payload.get(..wire::dtls::field::CID_START + cid_length + 2)?;
+        let record = usize::from(u16::from_be_bytes([header[header.len() - 2], header[header.len() - 1]]));
+        if header[wire::dtls::field::CONTENT_TYPE] != wire::dtls::content_type::TLS12_CID
+            || u16::from_be_bytes([header[1], header[2]]) != wire::dtls::VERSION_DTLS_1_2
+            || header.len() + record > payload.len()
+        {
+            return None;
+        }
+        let node_index = service.node_for_cid(&header[wire::dtls::field::CID_START..wire::dtls::field::CID_START + cid_length])?;
+        // A draining node keeps its CID traffic, as in `classify`; a node that is down is the
+        // general path's (`unknown_cid`).
+        if snapshot.nodes.get(usize::from(node_index))?.state == crate::snapshot::NodeState::Down {
+            return None;
+        }
+        Some((entry.service, node_index))
+    }
+
+    /// [`finish`](Self::finish) of a frame the CID lane took: `Verdict::Forward` by its CID, as
+    /// the general path carries it out. A NAT to an IPv4 node whose next hop is known (nearly
+    /// always) is rewritten here at the lane's fixed offsets; anything else (IP-in-IP, a next
+    /// hop to resolve, a node of the other family) goes to `send_to_node` with the frame's parse.
+    #[inline(never)]
+    fn finish_cid<F: Frame>(&mut self, now: u64, in_port: u16, frame: &mut F, service_index: u16, node_index: u16) -> Action {
+        let snapshot = &*self.snapshot;
+        let counters = &*self.counters;
+        let (Some(service), Some(node)) = (snapshot.services.get(usize::from(service_index)), snapshot.nodes.get(usize::from(node_index))) else {
+            return Action::Drop(DropReason::NotForUs);
+        };
+        counters.cid_forwarded.inc();
+        if let (Forward::Nat, false, Some(out), Some(next_hop_mac)) = (service.forward, node.address.v6, snapshot.ports.get(usize::from(node.port)), node.next_hop_mac) {
+            let data = frame.data_mut();
+            const TTL_AT: usize = wire::ethernet::field::HEADER_LEN + 8;
+            let ttl = data.get(TTL_AT).copied().unwrap_or(0);
+            if let Err(reason) = rewrite::dnat_ipv4_udp(data, ttl, &node.address.bytes, service.target_port) {
+                return Action::Drop(reason);
+            }
+            counters.node_packets[usize::from(node_index)].inc();
+            counters.service_packets[usize::from(service_index)].inc();
+            rewrite::set_macs(data, out.mac, next_hop_mac);
+            return Action::Transmit { port: node.port };
+        }
+        // The lane took only frames of the fixed-offset parse's shape: this parse succeeds.
+        let Ok(parsed) = wire::parse(frame.data()) else {
+            return Action::Drop(DropReason::NotForUs);
+        };
+        let target_port = service.target_port;
+        self.send_to_node(now, in_port, &parsed, frame, service_index, node_index, target_port)
     }
 
     /// Between the two passes of a burst: the second prefetch of `slot`'s session lookup (see
@@ -247,6 +355,9 @@ impl Worker {
     /// [`refresh_snapshot`](Self::refresh_snapshot) in between.
     #[inline]
     pub fn finish<F: Frame>(&mut self, now: u64, in_port: u16, frame: &mut F, prepared: &Prepared) -> Action {
+        if let Lead::Cid { service, node } = prepared.lead {
+            return self.finish_cid(now, in_port, frame, service, node);
+        }
         let parsed = match &prepared.parsed {
             Ok(parsed) => parsed,
             Err(reason) => return Action::Drop(*reason),

@@ -3,8 +3,12 @@
 //! and through `Worker::process_reference` (the general parse and classifier) on two workers
 //! built alike. Every decision, every output byte and every counter must agree.
 
+use cidlb_dataplane::classify::Lead;
+use cidlb_dataplane::counters::DropReason;
 use cidlb_dataplane::frame::{Frame, VecFrame};
-use cidlb_dataplane::worker::{Action, Worker};
+use cidlb_dataplane::snapshot::{NodeState, RuntimeState, Snapshot, SnapshotSource};
+use cidlb_dataplane::worker::{Action, ControlRings, Worker, WorkerParams};
+use std::sync::Arc;
 use cidlb_perf::bench::{BenchProfile, BENCH_PROFILES};
 use cidlb_perf::micro::worker_for;
 use cidlb_perf::profiles::generate;
@@ -150,4 +154,81 @@ fn the_burst_loop_decides_as_the_reference_frame_by_frame() {
         sent_total += expected.len();
     }
     assert!(sent_total > 20_000, "{sent_total} forwarded");
+}
+
+/// Two workers over one snapshot of `config` (with `runtime`'s health and neighbours): the
+/// first to decide as the data path does, the second by the reference path.
+fn workers_over(config: &str, runtime: &RuntimeState) -> (Worker, Worker) {
+    let config = cidlb_config::parse(config, "lane").unwrap();
+    let macs: Vec<cidlb_config::MacAddr> = config.port.iter().map(|p| p.mac.unwrap()).collect();
+    let snapshot = Snapshot::build_with(&config, &macs, 1, [7; 16], runtime).unwrap();
+    let source = Arc::new(SnapshotSource::new(snapshot));
+    let worker = || Worker::new(WorkerParams::from_config(0, &config.dataplane), Arc::clone(&source), Default::default(), Arc::new(ControlRings::new(8)));
+    (worker(), worker())
+}
+
+/// The CID lane (`Worker::prepare` deciding a CID record from its bytes, with no parse) takes
+/// the `cid` profile's records and decides each as the reference path does, also where the
+/// reference does not simply NAT it (its TTL spent, its node's next hop unknown); it leaves to
+/// the general path whatever the reference would not forward by its CID (the node down, a
+/// record of another version or cut short, a datagram shorter than its IP header says).
+#[test]
+fn the_cid_lane_takes_cid_records_and_decides_them_as_the_reference() {
+    let profile = cidlb_perf::bench::find("cid").unwrap();
+    let packets = small_capture(profile, 1000);
+    let config = profile.config();
+    // Node 2's next hop unknown: the reference holds its frames for the neighbour.
+    let unresolved = config.replace("ip = \"192.0.2.12\"\nmac = \"02:00:00:00:00:02\"\n", "ip = \"192.0.2.99\"\nmac = \"02:00:00:00:00:02\"\n");
+    assert_ne!(unresolved, config);
+    let mut down = RuntimeState::default();
+    down.health.insert(3, NodeState::Down);
+    let mut rng = Rng::new(5);
+    for (name, config, runtime) in [("as generated", &config, RuntimeState::default()), ("node 2 unresolved", &unresolved, RuntimeState::default()), ("node 3 down", &config, down)] {
+        let (mut lane, mut reference) = workers_over(config, &runtime);
+        let (mut laned, mut held, mut unknown) = (0, 0, 0);
+        let mut now = 1_000_000_000u64;
+        for (i, p) in packets.iter().enumerate() {
+            let mut bytes = p.bytes.clone();
+            match i % 8 {
+                // TTL 1 (the lane's, dropped as the reference drops it); DTLS version 1.0; the
+                // record's length one past the datagram; the frame cut short of its IP length.
+                1 => bytes[22] = 1,
+                3 => bytes[44] = 0xff,
+                5 => {
+                    let at = 42 + 11 + 6;
+                    let length = u16::from_be_bytes([bytes[at], bytes[at + 1]]) + 1;
+                    bytes[at..at + 2].copy_from_slice(&length.to_be_bytes());
+                }
+                7 => {
+                    let cut = bytes.len() - 1 - rng.below(4) as usize;
+                    bytes.truncate(cut);
+                }
+                _ => {}
+            }
+            let took = matches!(lane.prepare(0, &bytes).lead(), Lead::Cid { .. });
+            let mut a = VecFrame::from_bytes(&bytes);
+            let mut b = VecFrame::from_bytes(&bytes);
+            let action = lane.process(now, 0, &mut a);
+            assert_eq!(action, reference.process_reference(now, 0, &mut b), "{name}: packet {i} decided differently");
+            assert_eq!(a.data(), b.data(), "{name}: packet {i} rewritten differently");
+            // Every record to a node that is not down is the lane's, the damaged ones are not.
+            let to_down_node = action == Action::Drop(DropReason::UnknownCid);
+            let lanes = matches!(i % 8, 0 | 1 | 2 | 4 | 6) && !to_down_node;
+            assert_eq!(took, lanes, "{name}: packet {i} ({action:?}) in the lane: {took}");
+            laned += usize::from(took);
+            held += usize::from(matches!(action, Action::Hold { .. }));
+            unknown += usize::from(to_down_node);
+            now += 20_000;
+        }
+        assert_eq!(counters(&lane), counters(&reference), "{name}: counters differ");
+        // Five packets in eight are records the lane may take; a third of them go to each node.
+        let records = packets.len() * 5 / 8;
+        let (min_held, min_unknown) = match name {
+            "as generated" => (0, 0),
+            "node 2 unresolved" => (records / 5, 0),
+            _ => (0, records / 5),
+        };
+        assert!(held >= min_held && unknown >= min_unknown && (min_held > 0 || held == 0), "{name}: {held} held, {unknown} to a down node");
+        assert!(laned > records / 2, "{name}: {laned} of {records} in the lane");
+    }
 }

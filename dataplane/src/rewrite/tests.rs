@@ -101,10 +101,10 @@ proptest! {
         let frame = frame[..frame.len() - cut.min(frame.len())].to_vec();
         let (mut fast, mut general) = (frame.clone(), frame.clone());
         let fast_result = match (v6, tcp) {
-            (false, false) => nat_fast::<false, false>(&mut fast, &p, side, &address, port),
-            (false, true) => nat_fast::<false, true>(&mut fast, &p, side, &address, port),
-            (true, false) => nat_fast::<true, false>(&mut fast, &p, side, &address, port),
-            (true, true) => nat_fast::<true, true>(&mut fast, &p, side, &address, port),
+            (false, false) => nat_fast::<false, false>(&mut fast, At::of(&p), side, &address, port),
+            (false, true) => nat_fast::<false, true>(&mut fast, At::of(&p), side, &address, port),
+            (true, false) => nat_fast::<true, false>(&mut fast, At::of(&p), side, &address, port),
+            (true, true) => nat_fast::<true, true>(&mut fast, At::of(&p), side, &address, port),
         };
         let general_result = nat_general(&mut general, &p, side, &address, v6, port);
         prop_assert_eq!(&fast, &general);
@@ -117,6 +117,23 @@ proptest! {
             }
             other => prop_assert!(false, "fast and general disagree: {:?}", other),
         }
+    }
+
+    #[test]
+    fn dnat_at_fixed_offsets_equals_dnat(
+        src in any::<[u8; 4]>(), dst in any::<[u8; 4]>(), new in any::<[u8; 4]>(), sport in any::<u16>(), dport in any::<u16>(),
+        port in any::<Option<u16>>(), ttl in any::<u8>(), payload in proptest::collection::vec(any::<u8>(), 0..16), zero in any::<bool>(),
+    ) {
+        // The worker's CID lane rewrites untagged IPv4 UDP without options from the bytes.
+        let mut b = v4(Kind::Udp, src, dst, sport, dport).payload(&payload).ttl(ttl);
+        if zero { b = b.zero_udp_checksum(); }
+        let frame = b.build();
+        let p = parse(&frame).unwrap();
+        let mut address = [0u8; 16];
+        address[..4].copy_from_slice(&new);
+        let (mut fixed, mut parsed) = (frame.clone(), frame.clone());
+        prop_assert_eq!(dnat_ipv4_udp(&mut fixed, frame[22], &address, port), dnat(&mut parsed, &p, &address, false, port));
+        prop_assert_eq!(fixed, parsed);
     }
 
     #[test]
