@@ -341,7 +341,7 @@ impl Worker {
         self.send_to_node(now, in_port, &parsed, frame, service_index, node_index, target_port)
     }
 
-    /// Between the two passes of a burst: the second prefetch of `slot`'s session lookup (see
+    /// Between the first two passes of a burst: the second prefetch of `slot`'s session lookup (see
     /// [`Classifier::prefetch_target`]).
     #[inline]
     pub fn prefetch_target(&self, slot: &Prepared, now: u64) {
@@ -729,11 +729,13 @@ impl<Io: PacketIo> Pump<Io> {
             counters.bursts.inc();
             counters.rx_packets.add(n as u64);
             tx.port_counters[port as usize].rx_packets.add(n as u64);
-            // Two passes (burst-wide processing): first what needs only the snapshot and the
-            // bytes, for every frame, prefetching the session buckets the frames will need;
-            // then, in arrival order, the table work, the rewrite and the transmit. In between,
-            // with the buckets' metadata arrived, the entry lines a lookup or an insert will
-            // touch besides (an insert into a full bucket writes its least recently used way).
+            // Burst-wide processing: first what needs only the snapshot and the bytes, for
+            // every frame, prefetching the session buckets the frames will need (and the CID
+            // lane's NATs, finished there); then, in arrival order, the table work and the
+            // rewrite of the other frames; last, every frame to TX in arrival order. Between
+            // the first two, with the buckets' metadata arrived, the entry lines a lookup or an
+            // insert will touch besides (an insert into a full bucket writes its least recently
+            // used way).
             let mut bytes = 0u64;
             // The frames that go to the session table, listed without a branch, so that the
             // prefetch pass does not branch on each frame's kind: mixed traffic (CID records
