@@ -638,6 +638,26 @@ mod tests {
         Address::from_ip(IpAddr::from([192, 0, 2, last]))
     }
 
+    /// The demo config (examples/demo.toml) with `edit` applied, built.
+    fn demo(edit: impl Fn(&str) -> String) -> Snapshot {
+        let text = edit(include_str!("../../examples/demo.toml"));
+        let config = cidlb_config::parse(&text, "demo").unwrap();
+        Snapshot::build_with(&config, &[MacAddr([2, 0, 0, 0, 0, 1])], 1, [1; 16], &RuntimeState::default()).unwrap()
+    }
+
+    #[test]
+    fn cid_lane_lists_the_services_find_service_gives() {
+        let lane = |s: &Snapshot| s.cid_lane.iter().map(|e| (e.vip, e.port, s.services[e.service as usize].name.clone())).collect::<Vec<_>>();
+        // The demo's `coaps`, 192.0.2.10:5684. (Two services that both take UDP to one VIP and
+        // port are refused by the config check, so the first for its port is the service.)
+        assert_eq!(lane(&demo(str::to_string)), vec![([192, 0, 2, 10], 5684, "coaps".to_string())]);
+        // An IPv6 VIP: not listed (the lane reads IPv4 at fixed offsets).
+        assert!(lane(&demo(|t| t.replace("name = \"coaps\"\nvip = \"192.0.2.10\"", "name = \"coaps\"\nvip = \"2001:db8::10\"").replace("unknown_cid = \"drop\"\nnodes = [1, 2, 3]", "unknown_cid = \"drop\"\nnodes = [21, 22]"))).is_empty());
+        // Any port: not listed (the lane matches a port).
+        let any_port = demo(|t| t.replace("port = 5684", "port = 0").replace("vip = \"192.0.2.10\"\nport = 5683", "vip = \"192.0.2.20\"\nport = 5683"));
+        assert!(any_port.service_for(&v4(10), PROTO_UDP, 5684).is_some() && lane(&any_port).is_empty());
+    }
+
     #[test]
     fn vip_table_linear_and_hashed_agree() {
         for count in [1usize, VipTable::LINEAR, VipTable::LINEAR + 1, 40] {
