@@ -8,11 +8,11 @@ use cidlb_dataplane::counters::DropReason;
 use cidlb_dataplane::frame::{Frame, VecFrame};
 use cidlb_dataplane::snapshot::{NodeState, RuntimeState, Snapshot, SnapshotSource};
 use cidlb_dataplane::worker::{Action, ControlRings, Worker, WorkerParams};
-use std::sync::Arc;
 use cidlb_perf::bench::{BenchProfile, BENCH_PROFILES};
 use cidlb_perf::micro::worker_for;
 use cidlb_perf::profiles::generate;
 use cidlb_perf::Rng;
+use std::sync::Arc;
 
 /// A profile's traffic cut to at most 3000 packets over at most `flows` flows.
 fn small_capture(profile: &BenchProfile, flows: u32) -> Vec<cidlb_dataplane::io::pcap::CapturedPacket> {
