@@ -108,17 +108,15 @@ pub struct CidLaneEntry {
 /// general path, as fast as before the lane).
 pub const CID_LANE_MAX: usize = 4;
 
-/// The lane's entries (see `Snapshot::cid_lane`): IPv4 `dtls-cid` services with a port,
-/// each only where it is the first of its VIP's services to take UDP to that port, as
-/// `Snapshot::find_service` looks them up.
-fn cid_lane(services: &[ServiceInfo], vips: &VipTable) -> Vec<CidLaneEntry> {
-    let first_for = |vip: &Address, port: u16| vips.get(vip)?.iter().copied().find(|&i| services.get(i as usize).is_some_and(|s| s.matches(PROTO_UDP, port)));
-    services
+/// The lane's entries (see `Snapshot::cid_lane`) of a built snapshot: IPv4 `dtls-cid`
+/// services with a port, each only where it is the service [`Snapshot::service_for`] gives
+/// for UDP to that VIP and port.
+fn cid_lane(snapshot: &Snapshot) -> Vec<CidLaneEntry> {
+    snapshot
+        .services
         .iter()
         .enumerate()
-        .filter(|(i, s)| {
-            s.balance == Balance::DtlsCid && !s.vip.v6 && s.port != 0 && first_for(&s.vip, s.port) == Some(*i as u16)
-        })
+        .filter(|(i, s)| s.balance == Balance::DtlsCid && !s.vip.v6 && s.port != 0 && snapshot.service_for(&s.vip, PROTO_UDP, s.port) == Some(*i as u16))
         .take(CID_LANE_MAX)
         .map(|(i, s)| CidLaneEntry { vip: [s.vip.bytes[0], s.vip.bytes[1], s.vip.bytes[2], s.vip.bytes[3]], port: s.port, service: i as u16 })
         .collect()
@@ -469,11 +467,10 @@ impl Snapshot {
             })
             .collect();
         let vip_shadowed = own_addresses.iter().any(|(a, _): &(Address, u16)| vips.contains_key(a));
-        let cid_lane = if vip_shadowed { Vec::new() } else { cid_lane(&services, &vips) };
-        Ok(Snapshot {
+        let mut snapshot = Snapshot {
             generation,
             vip_shadowed,
-            cid_lane,
+            cid_lane: Vec::new(),
             own_addresses,
             ports,
             nodes,
@@ -488,7 +485,11 @@ impl Snapshot {
             session_timeout_ns: config.dataplane.session_timeout.as_nanos_u64(),
             fragment_timeout_ns: config.dataplane.fragment_timeout.as_nanos_u64(),
             tunnel_ttl: config.dataplane.tunnel_ttl,
-        })
+        };
+        if !vip_shadowed {
+            snapshot.cid_lane = cid_lane(&snapshot);
+        }
+        Ok(snapshot)
     }
 
     /// The service for a packet to `vip` with this protocol and destination port.

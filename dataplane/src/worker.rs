@@ -266,19 +266,11 @@ impl Worker {
         }
         let service = snapshot.services.get(usize::from(entry.service))?;
         // The datagram as the IP header delivers it (`classify`'s `udp_payload`), opening with
-        // a DTLS 1.2 `tls12_cid` record that fits: `wire::dtls::first_cid`'s own fast path.
-        // Anything else (a handshake, a truncated record) is for the general path to walk.
+        // a DTLS 1.2 `tls12_cid` record that fits (`first_cid`'s fast path). Anything else (a
+        // handshake, a truncated record) is for the general path to walk.
         let payload = frame.get(UDP_AT + 8..ETH + total)?;
-        let cid_length = usize::from(service.cid_length);
-        let header = payload.get(..wire::dtls::field::CID_START + cid_length + 2)?;
-        let record = usize::from(u16::from_be_bytes([header[header.len() - 2], header[header.len() - 1]]));
-        if header[wire::dtls::field::CONTENT_TYPE] != wire::dtls::content_type::TLS12_CID
-            || u16::from_be_bytes([header[1], header[2]]) != wire::dtls::VERSION_DTLS_1_2
-            || header.len() + record > payload.len()
-        {
-            return None;
-        }
-        let node_index = service.node_for_cid(&header[wire::dtls::field::CID_START..wire::dtls::field::CID_START + cid_length])?;
+        let cid = wire::dtls::leading_cid(payload, usize::from(service.cid_length))?;
+        let node_index = service.node_for_cid(cid)?;
         // A draining node keeps its CID traffic, as in `classify`; a node that is down is the
         // general path's (`unknown_cid`).
         if snapshot.nodes.get(usize::from(node_index))?.state == crate::snapshot::NodeState::Down {

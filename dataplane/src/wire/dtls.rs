@@ -224,19 +224,27 @@ impl<'a> Iterator for Records<'a> {
 /// node would discard it anyway (RFC 6347 §4.1.2.7 — invalid records are silently discarded).
 pub fn first_cid(payload: &[u8], cid_len: usize) -> Result<Option<&[u8]>, DropReason> {
     // Fast path: the datagram starts with a DTLS 1.2 `tls12_cid` record that fits (the common
-    // case by far once a connection is established). Same answer as the walk below.
-    if let Some(header) = payload.get(..field::CID_START + cid_len + 2) {
-        if header[field::CONTENT_TYPE] == content_type::TLS12_CID {
-            let length = u16::from_be_bytes([header[field::CID_START + cid_len], header[field::CID_START + cid_len + 1]]) as usize;
-            if header.len() + length > payload.len() {
-                return Err(DropReason::CidTruncated);
-            }
-            if u16::from_be_bytes([header[1], header[2]]) == VERSION_DTLS_1_2 {
-                return Ok(Some(&header[field::CID_START..field::CID_START + cid_len]));
-            }
-        }
+    // case by far once a connection is established). Same answer as the walk below, which
+    // settles everything else (a `tls12_cid` record that overruns the datagram included).
+    match leading_cid(payload, cid_len) {
+        Some(cid) => Ok(Some(cid)),
+        None => first_cid_by_walk(payload, cid_len),
     }
-    first_cid_by_walk(payload, cid_len)
+}
+
+/// The CID of a datagram that opens with a DTLS 1.2 `tls12_cid` record holding `cid_len`
+/// bytes of CID and fitting in the datagram: [`first_cid`]'s answer for it, in a few
+/// comparisons. `None` for every other datagram (whatever `first_cid` makes of it). The
+/// worker's CID lane takes a record only when this names its CID.
+#[inline(always)]
+pub fn leading_cid(payload: &[u8], cid_len: usize) -> Option<&[u8]> {
+    let header = payload.get(..field::CID_START + cid_len + 2)?;
+    if header[field::CONTENT_TYPE] != content_type::TLS12_CID {
+        return None;
+    }
+    let length = usize::from(u16::from_be_bytes([header[field::CID_START + cid_len], header[field::CID_START + cid_len + 1]]));
+    let fits = u16::from_be_bytes([header[field::VERSION.start], header[field::VERSION.start + 1]]) == VERSION_DTLS_1_2 && header.len() + length <= payload.len();
+    fits.then(|| &header[field::CID_START..field::CID_START + cid_len])
 }
 
 /// [`first_cid`] by the record walk alone (its answer for every datagram the fast path does not
