@@ -35,7 +35,10 @@ passed=0
 for target in "${targets[@]}"; do
     log=$(mktemp)
     # libFuzzer stops itself after -max_total_time; `timeout` is the backstop.
-    if timeout $((seconds + 60)) cargo fuzz run -O -s none "$target" "corpus/$target" -- \
+    # Inputs that once failed (fuzz/regressions/<target>/, committed) are replayed first.
+    extra=()
+    [ -d "regressions/$target" ] && extra=("regressions/$target")
+    if timeout $((seconds + 60)) cargo fuzz run -O -s none "$target" "corpus/$target" "${extra[@]}" -- \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
         runs=$(grep -oE '^Done [0-9]+ runs' "$log" | grep -oE '[0-9]+' || echo "?")
         echo "fuzz $target: ok, $runs runs in ${seconds}s without a crash"

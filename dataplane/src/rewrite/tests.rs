@@ -194,6 +194,38 @@ fn zero_udp_checksum_stays_zero() {
     assert_eq!(checksum::checksum(header), 0);
 }
 
+/// A zero IPv6 UDP checksum is no checksum at all (RFC 8200 §8.1: receivers discard it; RFC
+/// 6935 lets tunnels send it): NAT forwards it as it came, and `verify_frame` calls it invalid
+/// before and after, even where the one's-complement sum holds with it by chance (the fuzz
+/// pipeline's "valid after if and only if valid before" found such a frame).
+#[test]
+fn zero_udp6_checksum_stays_zero_and_is_never_valid() {
+    // Payload ending in a zero word; moving the computed checksum into that word and a zero
+    // into the checksum field keeps the sum.
+    let mut frame = PacketBuilder::udp6([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x99], [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10], 40000, 443)
+        .payload(b"hello world!\0\0")
+        .build();
+    let p = parse(&frame).unwrap();
+    let (c, end) = (p.l4_offset as usize + 6, p.ip_end());
+    let computed = [frame[c], frame[c + 1]];
+    assert_ne!(computed, [0, 0]);
+    frame[end - 2..end].copy_from_slice(&computed);
+    frame[c..c + 2].copy_from_slice(&[0, 0]);
+    let l4 = &frame[p.l4_offset as usize..end];
+    let pseudo = checksum::pseudo_header_v6(p.src, p.dst, protocol::UDP, l4.len() as u32);
+    assert_eq!(checksum::with_pseudo_header(pseudo, l4), 0, "the sum holds with the zero");
+    assert!(!checksum::verify_frame(&frame, &p));
+
+    nat_destination(&mut frame, &p, IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x21)), None).unwrap();
+    let p = parse(&frame).unwrap();
+    assert_eq!(&frame[c..c + 2], &[0, 0], "forwarded as it came");
+    assert!(!checksum::verify_frame(&frame, &p));
+
+    // Over IPv4 a zero is "no checksum" (RFC 768): valid.
+    let frame = PacketBuilder::udp4([10, 0, 0, 1], [10, 0, 0, 2], 1, 2).payload(b"abc").zero_udp_checksum().build();
+    assert!(checksum::verify_frame(&frame, &parse(&frame).unwrap()));
+}
+
 #[test]
 fn ttl_exceeded_and_family_mismatch_leave_the_frame_alone() {
     for ttl in [0, 1] {

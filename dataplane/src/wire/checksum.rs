@@ -157,8 +157,12 @@ pub fn verify_frame(frame: &[u8], parsed: &super::Parsed) -> bool {
         L3::Arp => return true,
     };
     match (parsed.l3, parsed.proto) {
-        // A zero IPv4 UDP checksum means "none" (RFC 768).
+        // A zero IPv4 UDP checksum means "none" (RFC 768). Over IPv6 a zero is never a
+        // checksum (a computed zero is sent as all ones) and receivers discard it (RFC 8200
+        // §8.1; RFC 6935/6936 allow it on tunnels only, and then it is not verified): invalid
+        // here, although the one's-complement sum may hold with it by chance.
         (L3::Ipv4, protocol::UDP) if l4.len() >= 8 && l4[6] == 0 && l4[7] == 0 => true,
+        (L3::Ipv6, protocol::UDP) if l4.len() >= 8 && l4[6] == 0 && l4[7] == 0 => false,
         (_, protocol::UDP) | (_, protocol::TCP) | (L3::Ipv6, protocol::ICMPV6) => with_pseudo_header(pseudo, l4) == 0,
         (L3::Ipv4, protocol::ICMP) => checksum(l4) == 0,
         _ => true,
