@@ -354,7 +354,13 @@ pub fn icmp_echo_reply_v4(frame: &mut [u8], parsed: &Parsed) -> bool {
     }
     let old_type_code = read16(frame, l4);
     frame[l4] = icmpv4::message::ECHO_REPLY;
-    let c = update16(read16(frame, l4 + 2), old_type_code, read16(frame, l4));
+    // RFC 1624 eqn. 3 gives 0x0000 where the sum is -0; the two zeros verify alike except
+    // over an all-zero message (no pseudo-header: a reply of id 0, sequence 0, no data),
+    // whose checksum must be 0xffff. 0xffff is right in every case.
+    let c = match update16(read16(frame, l4 + 2), old_type_code, read16(frame, l4)) {
+        0 => 0xffff,
+        c => c,
+    };
     write16(frame, l4 + 2, c);
     // Swapping the addresses leaves the header sum unchanged; the TTL word does not.
     let ttl_at = l3 + ipv4::field::TTL;

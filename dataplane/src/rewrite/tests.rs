@@ -313,6 +313,16 @@ fn echo_requests_become_replies() {
     let p = parse(&frame).unwrap();
     assert!(!icmp_echo_reply_v4(&mut frame, &p), "a reply is not answered");
 
+    // An echo request of id 0, sequence 0 and no data: the reply is all zeros but for its
+    // checksum, which must be 0xffff (a found by the fuzz pipeline: eqn. 3 gave 0x0000).
+    let mut frame = PacketBuilder::echo_request4([203, 0, 113, 1], [192, 0, 2, 1], 0, 0).macs(PEER_MAC, OUR_MAC).build();
+    let p = parse(&frame).unwrap();
+    assert!(checksum::verify_frame(&frame, &p));
+    assert!(icmp_echo_reply_v4(&mut frame, &p));
+    let p = parse(&frame).unwrap();
+    assert_eq!(p.l4(&frame), &[0, 0, 0xff, 0xff, 0, 0, 0, 0]);
+    assert!(checksum::verify_frame(&frame, &p));
+
     let a: Ipv6Addr = "2001:db8::7".parse().unwrap();
     let b: Ipv6Addr = "2001:db8::10".parse().unwrap();
     let mut frame = PacketBuilder::echo_request6(a, b, 0x42, 9).payload(b"ping6").macs(PEER_MAC, OUR_MAC).flow_label(5).build();
