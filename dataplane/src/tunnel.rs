@@ -152,6 +152,48 @@ pub fn encapsulate<F: Frame>(frame: &mut F, parsed: &Parsed, outer: &Outer) -> R
     Ok(())
 }
 
+/// [`encapsulate`] in an outer IPv4 header, then the MACs set (`rewrite::set_macs`), of an
+/// untagged Ethernet frame carrying IPv4 without options, for a caller that checked that shape
+/// from the bytes (the worker's CID lane) and so has no [`Parsed`]; `macs` is (source,
+/// destination). The same bytes and result as the general path's. The L2 header is written
+/// whole rather than moved: only its MACs and EtherType survive encapsulation.
+#[inline(always)]
+pub fn encapsulate_ipv4_in_ipv4<F: Frame>(frame: &mut F, source: [u8; 4], destination: [u8; 4], ttl: u8, identification: u16, macs: ([u8; 6], [u8; 6])) -> Result<(), DropReason> {
+    const ETH: usize = crate::wire::ethernet::field::HEADER_LEN;
+    let data = frame.data();
+    let Some(inner) = data.get(ETH..ETH + IPV4_HEADER) else {
+        return Err(DropReason::NoRoom);
+    };
+    let (inner_len, tos, flags) = (usize::from(u16::from_be_bytes([inner[2], inner[3]])), inner[1], inner[6] & 0x40);
+    if inner_len < IPV4_HEADER || data.len() < ETH + inner_len {
+        return Err(DropReason::NoRoom);
+    }
+    let padding = data.len() - (ETH + inner_len);
+    if padding > 0 && !frame.trim(padding) {
+        return Err(DropReason::NoRoom);
+    }
+    if !frame.prepend(IPV4_HEADER) {
+        return Err(DropReason::NoRoom);
+    }
+    let total = ((IPV4_HEADER + inner_len) as u16).to_be_bytes();
+    let id = identification.to_be_bytes();
+    let mut h = [
+        0x45, tos, total[0], total[1], id[0], id[1], flags, 0, ttl, protocol::IPV4_IN_IP, 0, 0, source[0], source[1], source[2], source[3], destination[0], destination[1],
+        destination[2], destination[3],
+    ];
+    let sum = checksum::checksum(&h).to_be_bytes();
+    h[10] = sum[0];
+    h[11] = sum[1];
+    let Some(front) = frame.data_mut().get_mut(..ETH + IPV4_HEADER) else {
+        return Err(DropReason::NoRoom);
+    };
+    front[0..6].copy_from_slice(&macs.1);
+    front[6..12].copy_from_slice(&macs.0);
+    front[12..14].copy_from_slice(&ethertype::IPV4.to_be_bytes());
+    front[ETH..].copy_from_slice(&h);
+    Ok(())
+}
+
 fn source_destination_mismatch(outer: &Outer) -> bool {
     outer.source.is_ipv4() != outer.destination.is_ipv4()
 }
@@ -367,5 +409,37 @@ impl RateLimit {
         }
         self.tokens -= 1;
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::VecFrame;
+    use crate::wire::build::PacketBuilder;
+    use proptest::prelude::*;
+    use std::net::Ipv4Addr;
+
+    proptest! {
+        /// The lane's fixed-offset encapsulation writes what the general path (`encapsulate`,
+        /// then `set_macs`) writes, with or without DF, a TOS byte or Ethernet padding.
+        #[test]
+        fn ipv4_in_ipv4_at_fixed_offsets_equals_encapsulate(
+            src in any::<[u8; 4]>(), dst in any::<[u8; 4]>(), outer_src in any::<[u8; 4]>(), outer_dst in any::<[u8; 4]>(),
+            tos in any::<u8>(), df in any::<bool>(), ttl in any::<u8>(), id in any::<u16>(), outer_ttl in any::<u8>(),
+            payload in proptest::collection::vec(any::<u8>(), 0..64), pad in 0usize..140, macs in any::<([u8; 6], [u8; 6])>(),
+        ) {
+            let mut b = PacketBuilder::udp4(src, dst, 1000, 5684).payload(&payload).ttl(ttl).traffic_class(tos).pad_to(pad);
+            if df { b = b.dont_fragment(); }
+            let bytes = b.build();
+            let parsed = crate::wire::parse(&bytes).unwrap();
+            let mut want = VecFrame::from_bytes(&bytes);
+            let outer = Outer { source: Ipv4Addr::from(outer_src).into(), destination: Ipv4Addr::from(outer_dst).into(), ttl: outer_ttl, identification: id };
+            encapsulate(&mut want, &parsed, &outer).unwrap();
+            crate::rewrite::set_macs(want.data_mut(), macs.0, macs.1);
+            let mut got = VecFrame::from_bytes(&bytes);
+            encapsulate_ipv4_in_ipv4(&mut got, outer_src, outer_dst, outer_ttl, id, macs).unwrap();
+            prop_assert_eq!(got.data(), want.data());
+        }
     }
 }

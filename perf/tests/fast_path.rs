@@ -232,3 +232,71 @@ fn the_cid_lane_takes_cid_records_and_decides_them_as_the_reference() {
         assert!(laned > records / 2, "{name}: {laned} of {records} in the lane");
     }
 }
+
+/// The CID lane's IP-in-IP finish (`Worker::tunnel_lane`: the outer header written at the
+/// lane's fixed offsets, no parse) encapsulates the `ipip` profile's records exactly as the
+/// reference path does, and leaves to the general path what it does not: a record too big for
+/// the tunnel (answered "too big" with DF, cut in outer fragments without), a node's next hop
+/// unknown. Ethernet padding, DF flipped and a TOS byte are carried as the reference carries them.
+#[test]
+fn the_tunnel_lane_encapsulates_cid_records_as_the_reference() {
+    let profile = cidlb_perf::bench::find("ipip").unwrap();
+    let packets = small_capture(profile, 1000);
+    let config = profile.config();
+    assert!(config.contains("forward = \"ipip\""));
+    let unresolved = config.replace("ip = \"192.0.2.12\"\nmac = \"02:00:00:00:00:02\"\n", "ip = \"192.0.2.99\"\nmac = \"02:00:00:00:00:02\"\n");
+    assert_ne!(unresolved, config);
+    for (name, config) in [("as generated", &config), ("node 2 unresolved", &unresolved)] {
+        let (mut lane, mut reference) = workers_over(config, &RuntimeState::default());
+        let (mut tunnelled, mut fragmented, mut too_big, mut held) = (0, 0, 0, 0);
+        let mut now = 1_000_000_000u64;
+        for (i, p) in packets.iter().enumerate() {
+            let mut bytes = p.bytes.clone();
+            // The IP packet grown to `total` bytes by zeros after the record, in the IPv4 total
+            // length and the UDP length (the header checksum left stale: no one checks it here).
+            let grow = |bytes: &mut Vec<u8>, total: usize| {
+                bytes[16..18].copy_from_slice(&(total as u16).to_be_bytes());
+                bytes[38..40].copy_from_slice(&((total - 20) as u16).to_be_bytes());
+                bytes.resize(14 + total, 0);
+            };
+            match i % 6 {
+                // Ethernet padding after the IP packet; 1490 bytes of IP with DF, then without
+                // (1510 through the tunnel, past the port's 1500); DF flipped and a TOS byte.
+                1 => bytes.extend_from_slice(&[0xee; 10]),
+                2 => {
+                    grow(&mut bytes, 1490);
+                    bytes[20] |= 0x40;
+                }
+                3 => {
+                    grow(&mut bytes, 1490);
+                    bytes[20] &= !0x40;
+                }
+                4 => {
+                    bytes[20] ^= 0x40;
+                    bytes[15] = 0xb8;
+                }
+                _ => {}
+            }
+            assert!(matches!(lane.prepare(0, &bytes).lead(), Lead::Cid { .. }), "{name}: packet {i} not in the lane");
+            let mut a = VecFrame::from_bytes(&bytes);
+            let mut b = VecFrame::from_bytes(&bytes);
+            let action = lane.process(now, 0, &mut a);
+            assert_eq!(action, reference.process_reference(now, 0, &mut b), "{name}: packet {i} decided differently");
+            assert_eq!(a.data(), b.data(), "{name}: packet {i} rewritten differently");
+            match action {
+                Action::Transmit { .. } if a.data().len() == bytes.len() + 20 - if i % 6 == 1 { 10 } else { 0 } => tunnelled += 1,
+                // Answered "too big", within the ICMP rate limit.
+                Action::Transmit { .. } | Action::Drop(DropReason::MtuExceeded) => too_big += 1,
+                Action::Fragments { .. } => fragmented += 1,
+                // Waiting for the neighbour (a frame to cut in fragments cannot wait: dropped).
+                Action::Hold { .. } | Action::Drop(DropReason::NeighborUnresolved) => held += 1,
+                other => panic!("{name}: packet {i}: {other:?}"),
+            }
+            now += 20_000;
+        }
+        assert_eq!(counters(&lane), counters(&reference), "{name}: counters differ");
+        let n = packets.len();
+        assert!(tunnelled >= n / 3 && fragmented >= n / 12 && too_big >= 1, "{name}: {tunnelled} tunnelled, {fragmented} fragmented, {too_big} too big");
+        assert_eq!(held > 0, name == "node 2 unresolved", "{name}: {held} held");
+    }
+}
