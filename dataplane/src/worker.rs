@@ -313,9 +313,10 @@ impl Worker {
     }
 
     /// [`finish`](Self::finish) of a frame the CID lane took: `Verdict::Forward` by its CID, as
-    /// the general path carries it out: the lane's NAT when it applies ([`finish_lane`](Self::finish_lane)),
-    /// else (IP-in-IP, a next hop to resolve, a node of the other family) `send_to_node` with
-    /// the frame's parse.
+    /// the general path carries it out: the lane's NAT ([`finish_lane`](Self::finish_lane)) or
+    /// encapsulation ([`tunnel_lane`](Self::tunnel_lane)) when it applies, else (a next hop to
+    /// resolve, a node of the other family, a packet too big for its tunnel) `send_to_node`
+    /// with the frame's parse.
     #[inline(never)]
     fn finish_cid<F: Frame>(&mut self, now: u64, in_port: u16, frame: &mut F, prepared: &Prepared, service_index: u16, node_index: u16) -> Action {
         let Some(service) = self.snapshot.services.get(usize::from(service_index)) else {
