@@ -286,7 +286,7 @@ impl Control {
     /// Build a probe frame from the egress port's own address and MAC toward the node's next
     /// hop, and hand it to the first worker to transmit.
     fn send_probe(&self, snapshot: &Snapshot, probe: &ProbeRequest) -> Result<(), &'static str> {
-        let &index = snapshot.node_ids.get(&probe.node).ok_or("node not in the snapshot")?;
+        let index = snapshot.node_ids.get(probe.node).ok_or("node not in the snapshot")?;
         let node = &snapshot.nodes[index as usize];
         let port = snapshot.ports.get(node.port as usize).ok_or("no port toward the node")?;
         let next_hop = node.next_hop_mac.ok_or("next hop MAC unresolved")?;

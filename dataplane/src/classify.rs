@@ -530,8 +530,8 @@ impl Classifier {
     fn follow_fragment(&mut self, snapshot: &Snapshot, now: u64, parsed: &Parsed) -> Verdict {
         let key = fragment_key(parsed);
         match self.fragments.lookup(&key, now) {
-            Some(value) if value.aux & AUX_REPLY == 0 => match snapshot.node_ids.get(&value.node_id) {
-                Some(&node) => Verdict::Forward { service: value.aux as u16, node, route: Route::Fragment },
+            Some(value) if value.aux & AUX_REPLY == 0 => match snapshot.node_ids.get(value.node_id) {
+                Some(node) => Verdict::Forward { service: value.aux as u16, node, route: Route::Fragment },
                 None => Verdict::Drop(DropReason::FragmentUnmatched),
             },
             _ => Verdict::Drop(DropReason::FragmentUnmatched),
@@ -584,7 +584,7 @@ fn five_tuple(parsed: &Parsed) -> FlowKey {
 /// The node index for a session's node id if that node still exists and is not down.
 #[inline]
 fn usable(snapshot: &Snapshot, node_id: u32) -> Option<u16> {
-    let &index = snapshot.node_ids.get(&node_id)?;
+    let index = snapshot.node_ids.get(node_id)?;
     (snapshot.nodes[index as usize].state != NodeState::Down).then_some(index)
 }
 

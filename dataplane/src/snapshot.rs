@@ -216,6 +216,50 @@ pub struct ServiceInfo {
     pub cid_direct: Vec<u16>,
 }
 
+/// Node id -> index into [`Snapshot::nodes`], read for every session hit (a session holds its
+/// node's id, which outlives reloads, not its index). Ids below 256 (one-byte CID node ids,
+/// and most hand-numbered clusters) are read from a direct table; wider ids from a map, out of
+/// line, so the common lookup inlines as one load.
+#[derive(Debug, Clone)]
+pub struct NodeIds {
+    /// Index of node id `i` for `i < 256`, `NO_NODE` where none.
+    direct: Box<[u16; 256]>,
+    /// Ids of 256 and above.
+    wide: FxHashMap<u32, u16>,
+}
+
+impl Default for NodeIds {
+    fn default() -> Self {
+        NodeIds { direct: Box::new([NO_NODE; 256]), wide: FxHashMap::default() }
+    }
+}
+
+impl NodeIds {
+    /// The index of the node with id `id`, if there is one.
+    #[inline]
+    pub fn get(&self, id: u32) -> Option<u16> {
+        match self.direct.get(id as usize) {
+            Some(&index) => (index != NO_NODE).then_some(index),
+            None => self.get_wide(id),
+        }
+    }
+
+    #[inline(never)]
+    fn get_wide(&self, id: u32) -> Option<u16> {
+        self.wide.get(&id).copied()
+    }
+
+    /// Record that node `id` has index `index` (`index` below `NO_NODE`).
+    pub fn insert(&mut self, id: u32, index: u16) {
+        match self.direct.get_mut(id as usize) {
+            Some(slot) => *slot = index,
+            None => {
+                self.wide.insert(id, index);
+            }
+        }
+    }
+}
+
 /// `ServiceInfo::cid_direct` entry of a node id no node has.
 pub const NO_NODE: u16 = u16::MAX;
 
@@ -293,7 +337,7 @@ pub struct Snapshot {
     /// (node address, source port, protocol) -> service, for stateless reverse NAT.
     pub replies: FxHashMap<(Address, u16, u8), u16>,
     /// Node id -> index into `nodes`.
-    pub node_ids: FxHashMap<u32, u16>,
+    pub node_ids: NodeIds,
     /// Known neighbours: static entries and those resolved by ARP/ND.
     pub neighbors: FxHashMap<IpAddr, [u8; 6]>,
     /// Gateway MAC per port (v4, v6), when known.
@@ -362,7 +406,7 @@ impl Snapshot {
         }
 
         let mut nodes = Vec::with_capacity(config.node.len());
-        let mut node_ids = FxHashMap::default();
+        let mut node_ids = NodeIds::default();
         for n in &config.node {
             let (port, next_hop) = route(&ports, n.address);
             let state = match runtime.health.get(&n.id).copied() {
@@ -389,7 +433,7 @@ impl Snapshot {
             let mut members = Vec::with_capacity(s.nodes.len());
             let mut cid_nodes = FxHashMap::default();
             for id in &s.nodes {
-                let index = *node_ids.get(id).ok_or_else(|| format!("service `{}` names unknown node {id}", s.name))?;
+                let index = node_ids.get(*id).ok_or_else(|| format!("service `{}` names unknown node {id}", s.name))?;
                 members.push(index);
                 cid_nodes.insert(*id, index);
                 if s.forward == Forward::Ipip {
@@ -667,6 +711,26 @@ mod tests {
         // Any port: not listed (the lane matches a port).
         let any_port = demo(|t| t.replace("port = 5684", "port = 0").replace("vip = \"192.0.2.10\"\nport = 5683", "vip = \"192.0.2.20\"\nport = 5683"));
         assert!(any_port.service_for(&v4(10), PROTO_UDP, 5684).is_some() && lane(&any_port).is_empty());
+    }
+
+    /// Node ids below 256 are read from the direct table, wider ones from the map; an id no
+    /// node has is `None` either way.
+    #[test]
+    fn node_ids_give_the_index_of_narrow_and_wide_ids() {
+        let mut ids = NodeIds::default();
+        for (id, index) in [(0, 4), (255, 1), (256, 2), (70_000, 0), (u32::MAX, 3)] {
+            ids.insert(id, index);
+        }
+        for (id, index) in [(0, Some(4)), (255, Some(1)), (256, Some(2)), (70_000, Some(0)), (u32::MAX, Some(3))] {
+            assert_eq!(ids.get(id), index, "id {id}");
+        }
+        for id in [1, 254, 257, 69_999, u32::MAX - 1] {
+            assert_eq!(ids.get(id), None, "id {id}");
+        }
+        let snapshot = demo(str::to_string);
+        for (index, node) in snapshot.nodes.iter().enumerate() {
+            assert_eq!(snapshot.node_ids.get(node.id), Some(index as u16));
+        }
     }
 
     /// A CID names its node by one byte (the direct table) or by wider ids (the map, out of
