@@ -476,7 +476,23 @@ impl Classifier {
         hash: u64,
         counters: &WorkerCounters,
     ) -> Verdict {
-        let key = five_tuple(parsed);
+        self.by_tuple(snapshot, now, five_tuple(parsed), service_index, service, hash, counters)
+    }
+
+    /// [`by_session`](Self::by_session) of the 5-tuple `key` (the worker's session lane reads
+    /// it from the frame's bytes).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(crate) fn by_tuple(
+        &mut self,
+        snapshot: &Snapshot,
+        now: u64,
+        key: FlowKey,
+        service_index: u16,
+        service: &ServiceInfo,
+        hash: u64,
+        counters: &WorkerCounters,
+    ) -> Verdict {
         let vacancy = match self.sessions.probe_hashed(&key, hash, now) {
             Ok(value) => {
                 if let Some(node) = usable(snapshot, value.node_id) {

@@ -219,6 +219,15 @@ pub fn dnat_ipv4_udp(frame: &mut [u8], ttl: u8, bytes: &[u8; 16], new_dport: Opt
     nat_fast::<false, false>(frame, At { l3: ETH, l4: ETH + 20, ttl }, Side::Destination, bytes, new_dport)
 }
 
+/// [`dnat_ipv4_udp`] of a TCP segment: an untagged Ethernet frame carrying IPv4 without
+/// options and a TCP header within the datagram (the worker's session lane checked that shape
+/// from the bytes). The same bytes and result as [`dnat`] of that frame's parse.
+#[inline(always)]
+pub fn dnat_ipv4_tcp(frame: &mut [u8], ttl: u8, bytes: &[u8; 16], new_dport: Option<u16>) -> Result<(), DropReason> {
+    const ETH: usize = ethernet::field::HEADER_LEN;
+    nat_fast_outlined::<false, true>(frame, At { l3: ETH, l4: ETH + 20, ttl }, Side::Destination, bytes, new_dport)
+}
+
 #[inline(never)]
 fn nat_general(frame: &mut [u8], parsed: &Parsed, side: Side, address: &[u8; 16], v6: bool, port: Option<u16>) -> Result<(), DropReason> {
     let l3 = parsed.l3_offset as usize;

@@ -122,6 +122,40 @@ fn cid_lane(snapshot: &Snapshot) -> Vec<CidLaneEntry> {
         .collect()
 }
 
+/// A (VIP, port, protocol) of the worker's session lane and its service (index into
+/// `Snapshot::services`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TupleLaneEntry {
+    /// The IPv4 VIP as its header bytes.
+    pub vip: [u8; 4],
+    pub port: u16,
+    /// `PROTO_UDP` or `PROTO_TCP`.
+    pub protocol: u8,
+    pub service: u16,
+}
+
+/// Entries of the session lane (a linear scan per packet, as the CID lane's).
+pub const TUPLE_LANE_MAX: usize = 4;
+
+/// The session lane's entries (see `Snapshot::tuple_lane`) of a built snapshot: for IPv4
+/// `five-tuple` services with a port (`flow-label` needs an IPv6 VIP), each protocol the
+/// service takes, only where it is the service [`Snapshot::service_for`] gives for that
+/// protocol to that VIP and port.
+fn tuple_lane(snapshot: &Snapshot) -> Vec<TupleLaneEntry> {
+    let mut lane = Vec::new();
+    for (i, s) in snapshot.services.iter().enumerate() {
+        if s.balance != Balance::FiveTuple || s.vip.v6 || s.port == 0 {
+            continue;
+        }
+        for protocol in [PROTO_UDP, PROTO_TCP] {
+            if lane.len() < TUPLE_LANE_MAX && s.matches(protocol, s.port) && snapshot.service_for(&s.vip, protocol, s.port) == Some(i as u16) {
+                lane.push(TupleLaneEntry { vip: [s.vip.bytes[0], s.vip.bytes[1], s.vip.bytes[2], s.vip.bytes[3]], port: s.port, protocol, service: i as u16 });
+            }
+        }
+    }
+    lane
+}
+
 /// Health of a node as the control thread sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum NodeState {
@@ -334,6 +368,11 @@ pub struct Snapshot {
     /// the service `find_service` gives for UDP to that port (at most [`CID_LANE_MAX`]; none
     /// when `vip_shadowed`). Traffic to anything else takes the general path.
     pub cid_lane: Vec<CidLaneEntry>,
+    /// The worker's session lane: the IPv4 VIP, port and protocol (UDP or TCP) of each service
+    /// that balances IPv4 by the 5-tuple, where it is the service `find_service` gives (at
+    /// most [`TUPLE_LANE_MAX`]; none when `vip_shadowed`). Traffic to anything else takes the
+    /// general path.
+    pub tuple_lane: Vec<TupleLaneEntry>,
     /// (node address, source port, protocol) -> service, for stateless reverse NAT.
     pub replies: FxHashMap<(Address, u16, u8), u16>,
     /// Node id -> index into `nodes`.
@@ -525,6 +564,7 @@ impl Snapshot {
             generation,
             vip_shadowed,
             cid_lane: Vec::new(),
+            tuple_lane: Vec::new(),
             own_addresses,
             ports,
             nodes,
@@ -542,6 +582,7 @@ impl Snapshot {
         };
         if !vip_shadowed {
             snapshot.cid_lane = cid_lane(&snapshot);
+            snapshot.tuple_lane = tuple_lane(&snapshot);
         }
         Ok(snapshot)
     }
@@ -711,6 +752,23 @@ mod tests {
         // Any port: not listed (the lane matches a port).
         let any_port = demo(|t| t.replace("port = 5684", "port = 0").replace("vip = \"192.0.2.10\"\nport = 5683", "vip = \"192.0.2.20\"\nport = 5683"));
         assert!(any_port.service_for(&v4(10), PROTO_UDP, 5684).is_some() && lane(&any_port).is_empty());
+    }
+
+    #[test]
+    fn tuple_lane_lists_the_5_tuple_services_find_service_gives() {
+        let lane = |s: &Snapshot| s.tuple_lane.iter().map(|e| (e.vip, e.port, e.protocol, s.services[e.service as usize].name.clone())).collect::<Vec<_>>();
+        let coap = "name = \"coap\"\nvip = \"192.0.2.10\"\nport = 5683\nprotocol = \"udp\"";
+        // The demo's `coap`, UDP to 192.0.2.10:5683 (not `coaps`: `dtls-cid` is the CID lane's;
+        // not `web6`: an IPv6 VIP).
+        assert_eq!(lane(&demo(str::to_string)), vec![([192, 0, 2, 10], 5683, PROTO_UDP, "coap".to_string())]);
+        // Any protocol: UDP and TCP; TCP only: TCP.
+        let any = demo(|t| t.replace(coap, &coap.replace("\"udp\"", "\"any\"")));
+        assert_eq!(lane(&any), vec![([192, 0, 2, 10], 5683, PROTO_UDP, "coap".to_string()), ([192, 0, 2, 10], 5683, PROTO_TCP, "coap".to_string())]);
+        let tcp = demo(|t| t.replace(coap, &coap.replace("\"udp\"", "\"tcp\"")));
+        assert_eq!(lane(&tcp), vec![([192, 0, 2, 10], 5683, PROTO_TCP, "coap".to_string())]);
+        // Any port: not listed (the lane matches a port).
+        let any_port = demo(|t| t.replace(coap, &coap.replace("192.0.2.10", "192.0.2.20").replace("5683", "0")));
+        assert!(any_port.service_for(&v4(20), PROTO_UDP, 5683).is_some() && lane(&any_port).is_empty());
     }
 
     /// Node ids below 256 are read from the direct table, wider ones from the map; an id no

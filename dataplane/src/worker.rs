@@ -2,13 +2,13 @@
 //! burst loop ([`Pump`]) that drives it over any [`PacketIo`] backend (DPDK or pcap).
 #![forbid(unsafe_code)]
 
-use crate::classify::{Answer, Classifier, Lead, Local, Route, Verdict};
+use crate::classify::{Answer, Classifier, Lead, Local, Route, Step, Verdict};
 use crate::counters::{DropReason, PortCounters, WorkerCounters};
 use crate::frame::Frame;
 use crate::io::{Burst, PacketIo};
 use crate::rewrite;
 use crate::select::FlowHasher;
-use crate::session::SessionTable;
+use crate::session::{FlowKey, SessionTable};
 use crate::snapshot::{Snapshot, SnapshotSource};
 use crate::tunnel::{self, Fit, Outer, RateLimit};
 use crate::wire::{self, Parsed};
@@ -113,8 +113,28 @@ impl WorkerParams {
     }
 }
 
+/// The 5-tuple key of a frame of the session lane's shape (see `Worker::tuple_lane`: untagged
+/// IPv4 without options carrying UDP or TCP), from its first 42 bytes at fixed offsets: the key
+/// the general path makes of the frame's parse.
+#[inline(always)]
+fn lane_tuple_key(head: &[u8; wire::ethernet::field::HEADER_LEN + 28]) -> FlowKey {
+    const IP: usize = wire::ethernet::field::HEADER_LEN;
+    const L4: usize = IP + 20;
+    FlowKey::five_tuple_v4(
+        [head[IP + 12], head[IP + 13], head[IP + 14], head[IP + 15]],
+        [head[IP + 16], head[IP + 17], head[IP + 18], head[IP + 19]],
+        u16::from_be_bytes([head[L4], head[L4 + 1]]),
+        u16::from_be_bytes([head[L4 + 2], head[L4 + 3]]),
+        head[IP + 9],
+    )
+}
+
 /// What [`Worker::prepare`] learned of one frame: its parse (or why it is dropped) and its
-/// [`Lead`].
+/// [`Lead`]. A frame one of the lanes took has no parse: [`Lead::Cid`] (the CID lane), or
+/// [`Step::Session`] with no parse (the session lane; the general path gives every frame it
+/// cannot parse [`Lead::General`]). The session lane's frames share the general path's lead so
+/// that the matches on it the general path runs (the prefetches, the table work) stay as they
+/// were: a variant of their own cost the other frames ~20 instructions (callgrind).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Prepared {
     parsed: Result<Parsed, DropReason>,
@@ -126,6 +146,12 @@ impl Prepared {
     /// took it).
     pub fn lead(&self) -> Lead {
         self.lead
+    }
+
+    /// Whether the session lane took the frame (no parse, and the general path's
+    /// [`Step::Session`] lead: see [`Prepared`]).
+    pub fn in_session_lane(&self) -> bool {
+        self.parsed.is_err() && matches!(self.lead, Lead::Known(Step::Session { .. }))
     }
 
     /// Whether the second pass will look this frame up in the session table.
@@ -219,6 +245,13 @@ impl Worker {
             slot.lead = Lead::Cid { service, node };
             return;
         }
+        if let Some((service, hash)) = self.tuple_lane(in_port, frame) {
+            // No parse: `finish` reads the 5-tuple from the bytes again.
+            slot.parsed = Err(DropReason::NotForUs);
+            slot.lead = Lead::Known(Step::Session { service, hash });
+            self.classifier.sessions.prefetch(hash);
+            return;
+        }
         self.prepare_with::<true>(in_port, frame, slot);
         self.classifier.prefetch(&slot.lead);
     }
@@ -277,6 +310,111 @@ impl Worker {
             return None;
         }
         Some((entry.service, node_index))
+    }
+
+    /// The session lane: the (service, table hash of the 5-tuple) of a frame the general path
+    /// would take down the 5-tuple session path (`Step::Session`), checked from the bytes at
+    /// fixed offsets: untagged IPv4 without options, not a fragment, a whole UDP datagram or a
+    /// TCP segment whose header fits the datagram (the checks of `wire::parse`'s fixed-offset
+    /// parse), to this port's MAC, to a VIP, port and protocol of `Snapshot::tuple_lane` (a
+    /// service that balances by the 5-tuple, the one `find_service` gives; no VIP is also an
+    /// own address). `None` for every other frame, which takes the general path. Like the CID
+    /// lane it skips the `Parsed` and the lead and verdict plumbing; the table work is the
+    /// general path's own (`Classifier::by_session`), in [`finish_tuple`](Self::finish_tuple).
+    #[inline(always)]
+    fn tuple_lane(&self, in_port: u16, frame: &[u8]) -> Option<(u16, u64)> {
+        const ETH: usize = wire::ethernet::field::HEADER_LEN;
+        const L4_AT: usize = ETH + 20;
+        let snapshot = &*self.snapshot;
+        if snapshot.tuple_lane.is_empty() {
+            return None;
+        }
+        let head: &[u8; L4_AT + 8] = frame.get(..L4_AT + 8)?.try_into().ok()?;
+        let ip = &head[ETH..L4_AT];
+        let l4 = &head[L4_AT..];
+        if head[12..14] != wire::ethernet::ethertype::IPV4.to_be_bytes() {
+            return None;
+        }
+        let protocol = ip[9];
+        let port = u16::from_be_bytes([l4[2], l4[3]]);
+        let entry = snapshot.tuple_lane.iter().find(|e| e.vip == ip[16..20] && e.port == port && e.protocol == protocol)?;
+        let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+        // Version 4, IHL 5; MF clear and offset zero; the IP header's bytes all there.
+        if ip[0] != 0x45 || total < 20 || ETH + total > frame.len() || ip[6] & 0x3f != 0 || ip[7] != 0 {
+            return None;
+        }
+        // UDP: its length at least 8 and within what the IP header delivers; TCP: its header
+        // (data offset) at least 20 bytes and within it too.
+        let (least, length) = if protocol == wire::protocol::UDP {
+            (8, usize::from(u16::from_be_bytes([l4[4], l4[5]])))
+        } else {
+            (20, usize::from(*frame.get(L4_AT + 12)? >> 4) * 4)
+        };
+        if length < least || length > total - 20 {
+            return None;
+        }
+        if snapshot.ports.get(usize::from(in_port)).is_none_or(|p| head[..6] != p.mac) {
+            return None;
+        }
+        let key = lane_tuple_key(head);
+        Some((entry.service, self.classifier.sessions.hash(&key)))
+    }
+
+    /// [`finish`](Self::finish) of a frame the session lane took: the general path's table work
+    /// for its 5-tuple (`Classifier::by_session`: the lookup, Maglev and the insert on a miss),
+    /// then, for a NAT to an IPv4 node whose next hop is known (nearly always), the rewrite at
+    /// the lane's fixed offsets; anything else (IP-in-IP, a next hop to resolve, a node over
+    /// IPv6) goes to `send_to_node` with the frame's parse.
+    #[inline(never)]
+    fn finish_tuple<F: Frame>(&mut self, now: u64, in_port: u16, frame: &mut F, service_index: u16, hash: u64) -> Action {
+        let Some(head) = frame.data().first_chunk::<{ wire::ethernet::field::HEADER_LEN + 28 }>() else {
+            return Action::Drop(DropReason::NotForUs);
+        };
+        let key = lane_tuple_key(head);
+        let tcp = head[wire::ethernet::field::HEADER_LEN + 9] == wire::protocol::TCP;
+        let snapshot = &*self.snapshot;
+        let counters = &*self.counters;
+        let Some(service) = snapshot.services.get(usize::from(service_index)) else {
+            return Action::Drop(DropReason::NotForUs);
+        };
+        let node_index = match self.classifier.by_tuple(snapshot, now, key, service_index, service, hash, counters) {
+            Verdict::Forward { node, .. } => node,
+            Verdict::Drop(reason) => return Action::Drop(reason),
+            _ => return Action::Drop(DropReason::NotForUs),
+        };
+        counters.session_forwarded.inc();
+        if let (Forward::Nat, Some(node)) = (service.forward, snapshot.nodes.get(usize::from(node_index))) {
+            if let (false, Some(out), Some(next_hop_mac)) = (node.address.v6, snapshot.ports.get(usize::from(node.port)), node.next_hop_mac) {
+                let data = frame.data_mut();
+                const TTL_AT: usize = wire::ethernet::field::HEADER_LEN + 8;
+                let ttl = data.get(TTL_AT).copied().unwrap_or(0);
+                let rewritten = if tcp {
+                    rewrite::dnat_ipv4_tcp(data, ttl, &node.address.bytes, service.target_port)
+                } else {
+                    rewrite::dnat_ipv4_udp(data, ttl, &node.address.bytes, service.target_port)
+                };
+                if let Err(reason) = rewritten {
+                    return Action::Drop(reason);
+                }
+                counters.node_packets[usize::from(node_index)].inc();
+                counters.service_packets[usize::from(service_index)].inc();
+                rewrite::set_macs(data, out.mac, next_hop_mac);
+                return Action::Transmit { port: node.port };
+            }
+        }
+        let target_port = service.target_port;
+        self.tuple_to_node(now, in_port, frame, service_index, node_index, target_port)
+    }
+
+    /// The rest of [`finish_tuple`](Self::finish_tuple): `send_to_node` with the frame's parse.
+    #[cold]
+    #[inline(never)]
+    fn tuple_to_node<F: Frame>(&mut self, now: u64, in_port: u16, frame: &mut F, service_index: u16, node_index: u16, target_port: Option<u16>) -> Action {
+        // The lane took only frames of the fixed-offset parse's shape: this parse succeeds.
+        let Ok(parsed) = wire::parse(frame.data()) else {
+            return Action::Drop(DropReason::NotForUs);
+        };
+        self.send_to_node(now, in_port, &parsed, frame, service_index, node_index, target_port)
     }
 
     /// The lane's NAT, done in the burst's first pass: for a frame the CID lane took (see
@@ -414,6 +552,9 @@ impl Worker {
         }
         let parsed = match &prepared.parsed {
             Ok(parsed) => parsed,
+            // The session lane's frames have no parse either (see `Prepared`; checked here, off
+            // the general path's way).
+            Err(_) if let Lead::Known(Step::Session { service, hash }) = prepared.lead => return self.finish_tuple(now, in_port, frame, service, hash),
             Err(reason) => return Action::Drop(*reason),
         };
         let snapshot = &*self.snapshot;

@@ -79,6 +79,12 @@ pub const CONFIGS: &[ConfigEdit] = &[
         16,
         16,
     ),
+    (
+        "TCP and UDP to the IPv4 five-tuple service (the session lane's both shapes), target port",
+        |t| t.replace("protocol = \"udp\"\nbalance = \"five-tuple\"", "protocol = \"any\"\nbalance = \"five-tuple\"\ntarget_port = 7000"),
+        64,
+        16,
+    ),
 ];
 
 /// The demo config with small Maglev tables (fast to build per input) and `edit` applied.

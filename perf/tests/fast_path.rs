@@ -300,3 +300,96 @@ fn the_tunnel_lane_encapsulates_cid_records_as_the_reference() {
         assert_eq!(held > 0, name == "node 2 unresolved", "{name}: {held} held");
     }
 }
+
+/// The session lane (`Worker::prepare` reading a frame's 5-tuple from its bytes, with no parse;
+/// `Worker::finish_tuple`) takes the `session-1k` profile's datagrams, and the same turned into
+/// TCP segments for a service that takes both, and decides each as the reference path does:
+/// new sessions and hits, the TTL spent, a target port, a node's next hop unknown, IP-in-IP,
+/// a node down. It leaves to the general path what the fixed-offset parse does not take (IP
+/// options, fragments, a datagram longer than its packet, a TCP header that does not fit) and
+/// what is not a lane service's (another port, a multicast MAC).
+#[test]
+fn the_session_lane_takes_5_tuple_flows_and_decides_them_as_the_reference() {
+    let profile = cidlb_perf::bench::find("session-1k").unwrap();
+    let packets = small_capture(profile, 300);
+    let config = profile.config();
+    let coap = "protocol = \"udp\"\nbalance = \"five-tuple\"";
+    assert!(config.contains(coap));
+    let any = config.replace(coap, "protocol = \"any\"\nbalance = \"five-tuple\"\ntarget_port = 7000");
+    let unresolved = config.replace("ip = \"192.0.2.12\"\nmac = \"02:00:00:00:00:02\"\n", "ip = \"192.0.2.99\"\nmac = \"02:00:00:00:00:02\"\n");
+    let ipip = config.replace(coap, "protocol = \"udp\"\nbalance = \"five-tuple\"\nforward = \"ipip\"");
+    assert!(unresolved != config && any != config && ipip != config);
+    let mut down = RuntimeState::default();
+    down.health.insert(3, NodeState::Down);
+    let cases = [
+        ("as generated", &config, RuntimeState::default(), false),
+        ("TCP and UDP, target port", &any, RuntimeState::default(), true),
+        ("node 2 unresolved", &unresolved, RuntimeState::default(), false),
+        ("IP-in-IP", &ipip, RuntimeState::default(), false),
+        ("node 3 down", &config, down, false),
+    ];
+    for (name, config, runtime, tcp) in cases {
+        let (mut lane, mut reference) = workers_over(config, &runtime);
+        let (mut laned, mut held, mut tunneled) = (0, 0, 0);
+        let mut now = 1_000_000_000u64;
+        // Twice over the flows: new sessions first, hits after.
+        for round in 0..2 {
+            for (i, p) in packets.iter().enumerate() {
+                let mut bytes = p.bytes.clone();
+                let is_tcp = tcp && i % 2 == 1;
+                if is_tcp {
+                    // The protocol, room for a 20-byte TCP header (the IP length grown by as
+                    // much) and its data offset, 5 words.
+                    let grow = (14 + 20 + 20usize).saturating_sub(bytes.len());
+                    bytes.resize(bytes.len() + grow, 0);
+                    let total = u16::from_be_bytes([bytes[16], bytes[17]]) + grow as u16;
+                    bytes[16..18].copy_from_slice(&total.to_be_bytes());
+                    bytes[23] = 6;
+                    bytes[46] = 0x50;
+                }
+                let damage = (i / 2 + round) % 10;
+                match damage {
+                    // TTL 1 (the lane's, dropped as the reference drops it).
+                    1 => bytes[22] = 1,
+                    // UDP: the datagram one byte longer than its packet; TCP: a header that
+                    // does not fit the segment.
+                    3 if is_tcp => bytes[46] = 0xf0,
+                    3 => {
+                        let length = u16::from_be_bytes([bytes[38], bytes[39]]) + 1;
+                        bytes[38..40].copy_from_slice(&length.to_be_bytes());
+                    }
+                    // More fragments; IHL 6 (an option); a multicast destination MAC; another port.
+                    5 => bytes[20] |= 0x20,
+                    7 => bytes[14] = 0x46,
+                    8 => bytes[0] = 0x01,
+                    9 => bytes[37] ^= 0x01,
+                    _ => {}
+                }
+                let took = lane.prepare(0, &bytes).in_session_lane();
+                let mut a = VecFrame::from_bytes(&bytes);
+                let mut b = VecFrame::from_bytes(&bytes);
+                let action = lane.process(now, 0, &mut a);
+                assert_eq!(action, reference.process_reference(now, 0, &mut b), "{name}: packet {i} of round {round} decided differently");
+                assert_eq!(a.data(), b.data(), "{name}: packet {i} of round {round} rewritten differently");
+                let lanes = matches!(damage, 0 | 1 | 2 | 4 | 6);
+                assert_eq!(took, lanes, "{name}: packet {i} of round {round} ({action:?}) in the lane: {took}");
+                laned += usize::from(took);
+                held += usize::from(matches!(action, Action::Hold { .. }));
+                tunneled += usize::from(a.data().len() == bytes.len() + 20);
+                now += 20_000;
+            }
+        }
+        assert_eq!(counters(&lane), counters(&reference), "{name}: counters differ");
+        let lane_frames = packets.len() * 2 / 2;
+        assert!(laned >= lane_frames * 9 / 10, "{name}: {laned} of ~{lane_frames} in the lane");
+        match name {
+            "node 2 unresolved" => assert!(held >= lane_frames / 5, "{name}: {held} held"),
+            "IP-in-IP" => assert!(tunneled >= lane_frames * 9 / 10, "{name}: {tunneled} tunnelled"),
+            _ => assert_eq!(held, 0, "{name}: {held} held"),
+        }
+        if name == "node 3 down" {
+            let created = lane.counters.sessions_created.get();
+            assert!(created > 0, "{name}: no session");
+        }
+    }
+}
