@@ -416,6 +416,25 @@ impl Classifier {
     ) -> Verdict {
         let label_key = FlowKey::label(parsed.src, parsed.dst, parsed.flow_label);
         let tuple_key = parsed.l4_present.then(|| five_tuple(parsed));
+        self.by_label_keys(snapshot, now, label_key, tuple_key, service_index, service, label_hash, counters)
+    }
+
+    /// [`by_label`](Self::by_label) of the packet's `<source, destination, label>` key and its
+    /// 5-tuple, when it has its ports (the worker's session lane reads both from the frame's
+    /// bytes).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(crate) fn by_label_keys(
+        &mut self,
+        snapshot: &Snapshot,
+        now: u64,
+        label_key: FlowKey,
+        tuple_key: Option<FlowKey>,
+        service_index: u16,
+        service: &ServiceInfo,
+        label_hash: u64,
+        counters: &WorkerCounters,
+    ) -> Verdict {
         let now_s = (now / 1_000_000_000) as u32;
         let half_timeout_s = (snapshot.session_timeout_ns / 2_000_000_000) as u32;
         if let Some(value) = self.sessions.lookup_hashed(&label_key, label_hash, now) {
@@ -426,7 +445,7 @@ impl Classifier {
                     if self.sessions.lookup(&tuple_key, now).map(|t| t.node_id) != Some(value.node_id) {
                         counters.labels_suspect.inc();
                         let hash = self.sessions.hash(&tuple_key);
-                        return self.by_session(snapshot, now, parsed, service_index, service, hash, counters);
+                        return self.by_suspect_label(snapshot, now, tuple_key, service_index, service, hash, counters);
                     }
                 }
                 // Keep the 5-tuple entry alive, refreshing it at most every half timeout.
@@ -477,6 +496,23 @@ impl Classifier {
         counters: &WorkerCounters,
     ) -> Verdict {
         self.by_tuple(snapshot, now, five_tuple(parsed), service_index, service, hash, counters)
+    }
+
+    /// [`by_tuple`](Self::by_tuple), out of line: the 5-tuple path of a packet whose label is
+    /// suspect (`label_policy = "verify"`).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn by_suspect_label(
+        &mut self,
+        snapshot: &Snapshot,
+        now: u64,
+        key: FlowKey,
+        service_index: u16,
+        service: &ServiceInfo,
+        hash: u64,
+        counters: &WorkerCounters,
+    ) -> Verdict {
+        self.by_tuple(snapshot, now, key, service_index, service, hash, counters)
     }
 
     /// [`by_session`](Self::by_session) of the 5-tuple `key` (the worker's session lane reads

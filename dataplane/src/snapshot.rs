@@ -132,24 +132,64 @@ pub struct TupleLaneEntry {
     /// `PROTO_UDP` or `PROTO_TCP`.
     pub protocol: u8,
     pub service: u16,
+    /// A `dtls-cid` service: the lane takes only datagrams its DTLS walk sends to the session
+    /// path (no CID record, and not a client's first ClientHello).
+    pub dtls: bool,
 }
 
-/// Entries of the session lane (a linear scan per packet, as the CID lane's).
+/// Entries of the session lane, and of the label lane (a linear scan per packet, as the CID
+/// lane's).
 pub const TUPLE_LANE_MAX: usize = 4;
 
 /// The session lane's entries (see `Snapshot::tuple_lane`) of a built snapshot: for IPv4
 /// `five-tuple` services with a port (`flow-label` needs an IPv6 VIP), each protocol the
-/// service takes, only where it is the service [`Snapshot::service_for`] gives for that
-/// protocol to that VIP and port.
+/// service takes, and for IPv4 `dtls-cid` services with a port, UDP; each only where it is the
+/// service [`Snapshot::service_for`] gives for that protocol to that VIP and port.
 fn tuple_lane(snapshot: &Snapshot) -> Vec<TupleLaneEntry> {
     let mut lane = Vec::new();
     for (i, s) in snapshot.services.iter().enumerate() {
-        if s.balance != Balance::FiveTuple || s.vip.v6 || s.port == 0 {
+        let dtls = s.balance == Balance::DtlsCid;
+        if !(s.balance == Balance::FiveTuple || dtls) || s.vip.v6 || s.port == 0 {
+            continue;
+        }
+        for protocol in [PROTO_UDP, PROTO_TCP] {
+            if lane.len() < TUPLE_LANE_MAX
+                && (protocol == PROTO_UDP || !dtls)
+                && s.matches(protocol, s.port)
+                && snapshot.service_for(&s.vip, protocol, s.port) == Some(i as u16)
+            {
+                lane.push(TupleLaneEntry { vip: [s.vip.bytes[0], s.vip.bytes[1], s.vip.bytes[2], s.vip.bytes[3]], port: s.port, protocol, service: i as u16, dtls });
+            }
+        }
+    }
+    lane
+}
+
+/// A (VIP, port, protocol) of the worker's label lane and its service (index into
+/// `Snapshot::services`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LabelLaneEntry {
+    /// The IPv6 VIP as its header bytes.
+    pub vip: [u8; 16],
+    pub port: u16,
+    /// `PROTO_UDP` or `PROTO_TCP`.
+    pub protocol: u8,
+    pub service: u16,
+}
+
+/// The label lane's entries (see `Snapshot::label_lane`) of a built snapshot: for `flow-label`
+/// services with a port whose `label_policy` uses labels (`trust`, `verify`), each protocol the
+/// service takes, only where it is the service [`Snapshot::service_for`] gives for that
+/// protocol to that VIP and port.
+fn label_lane(snapshot: &Snapshot) -> Vec<LabelLaneEntry> {
+    let mut lane = Vec::new();
+    for (i, s) in snapshot.services.iter().enumerate() {
+        if s.balance != Balance::FlowLabel || s.label_policy == LabelPolicy::Ignore || !s.vip.v6 || s.port == 0 {
             continue;
         }
         for protocol in [PROTO_UDP, PROTO_TCP] {
             if lane.len() < TUPLE_LANE_MAX && s.matches(protocol, s.port) && snapshot.service_for(&s.vip, protocol, s.port) == Some(i as u16) {
-                lane.push(TupleLaneEntry { vip: [s.vip.bytes[0], s.vip.bytes[1], s.vip.bytes[2], s.vip.bytes[3]], port: s.port, protocol, service: i as u16 });
+                lane.push(LabelLaneEntry { vip: s.vip.bytes, port: s.port, protocol, service: i as u16 });
             }
         }
     }
@@ -373,6 +413,10 @@ pub struct Snapshot {
     /// most [`TUPLE_LANE_MAX`]; none when `vip_shadowed`). Traffic to anything else takes the
     /// general path.
     pub tuple_lane: Vec<TupleLaneEntry>,
+    /// The worker's label lane: the IPv6 VIP, port and protocol (UDP or TCP) of each
+    /// `flow-label` service that uses labels, where it is the service `find_service` gives (at
+    /// most [`TUPLE_LANE_MAX`]; none when `vip_shadowed`).
+    pub label_lane: Vec<LabelLaneEntry>,
     /// (node address, source port, protocol) -> service, for stateless reverse NAT.
     pub replies: FxHashMap<(Address, u16, u8), u16>,
     /// Node id -> index into `nodes`.
@@ -565,6 +609,7 @@ impl Snapshot {
             vip_shadowed,
             cid_lane: Vec::new(),
             tuple_lane: Vec::new(),
+            label_lane: Vec::new(),
             own_addresses,
             ports,
             nodes,
@@ -583,6 +628,7 @@ impl Snapshot {
         if !vip_shadowed {
             snapshot.cid_lane = cid_lane(&snapshot);
             snapshot.tuple_lane = tuple_lane(&snapshot);
+            snapshot.label_lane = label_lane(&snapshot);
         }
         Ok(snapshot)
     }
@@ -758,17 +804,36 @@ mod tests {
     fn tuple_lane_lists_the_5_tuple_services_find_service_gives() {
         let lane = |s: &Snapshot| s.tuple_lane.iter().map(|e| (e.vip, e.port, e.protocol, s.services[e.service as usize].name.clone())).collect::<Vec<_>>();
         let coap = "name = \"coap\"\nvip = \"192.0.2.10\"\nport = 5683\nprotocol = \"udp\"";
-        // The demo's `coap`, UDP to 192.0.2.10:5683 (not `coaps`: `dtls-cid` is the CID lane's;
-        // not `web6`: an IPv6 VIP).
-        assert_eq!(lane(&demo(str::to_string)), vec![([192, 0, 2, 10], 5683, PROTO_UDP, "coap".to_string())]);
+        let coaps = ([192, 0, 2, 10], 5684, PROTO_UDP, "coaps".to_string());
+        // The demo's `coaps` (`dtls-cid`: its datagrams without a CID that go to the session
+        // path) and `coap`, UDP to 192.0.2.10:5684 and :5683 (not `web6`: an IPv6 VIP).
+        assert_eq!(lane(&demo(str::to_string)), vec![coaps.clone(), ([192, 0, 2, 10], 5683, PROTO_UDP, "coap".to_string())]);
+        assert_eq!(demo(str::to_string).tuple_lane.iter().map(|e| e.dtls).collect::<Vec<_>>(), [true, false]);
         // Any protocol: UDP and TCP; TCP only: TCP.
         let any = demo(|t| t.replace(coap, &coap.replace("\"udp\"", "\"any\"")));
-        assert_eq!(lane(&any), vec![([192, 0, 2, 10], 5683, PROTO_UDP, "coap".to_string()), ([192, 0, 2, 10], 5683, PROTO_TCP, "coap".to_string())]);
+        assert_eq!(lane(&any), vec![coaps.clone(), ([192, 0, 2, 10], 5683, PROTO_UDP, "coap".to_string()), ([192, 0, 2, 10], 5683, PROTO_TCP, "coap".to_string())]);
         let tcp = demo(|t| t.replace(coap, &coap.replace("\"udp\"", "\"tcp\"")));
-        assert_eq!(lane(&tcp), vec![([192, 0, 2, 10], 5683, PROTO_TCP, "coap".to_string())]);
+        assert_eq!(lane(&tcp), vec![coaps.clone(), ([192, 0, 2, 10], 5683, PROTO_TCP, "coap".to_string())]);
         // Any port: not listed (the lane matches a port).
         let any_port = demo(|t| t.replace(coap, &coap.replace("192.0.2.10", "192.0.2.20").replace("5683", "0")));
-        assert!(any_port.service_for(&v4(20), PROTO_UDP, 5683).is_some() && lane(&any_port).is_empty());
+        assert!(any_port.service_for(&v4(20), PROTO_UDP, 5683).is_some() && lane(&any_port) == vec![coaps]);
+    }
+
+    #[test]
+    fn label_lane_lists_the_flow_label_services_that_use_labels() {
+        let lane = |s: &Snapshot| s.label_lane.iter().map(|e| (e.vip, e.port, e.protocol, s.services[e.service as usize].name.clone())).collect::<Vec<_>>();
+        let vip: [u8; 16] = "2001:db8::10".parse::<std::net::Ipv6Addr>().unwrap().octets();
+        // The demo's `web6`, any protocol to [2001:db8::10]:443: UDP and TCP.
+        assert_eq!(lane(&demo(str::to_string)), vec![(vip, 443, PROTO_UDP, "web6".to_string()), (vip, 443, PROTO_TCP, "web6".to_string())]);
+        let web6 = "port = 443\nprotocol = \"any\"\nbalance = \"flow-label\"";
+        let verify = demo(|t| t.replace(web6, &format!("{web6}\nlabel_policy = \"verify\"")));
+        assert_eq!(lane(&verify).len(), 2);
+        // Labels ignored, any port, a five-tuple service: not listed.
+        assert!(lane(&demo(|t| t.replace(web6, &format!("{web6}\nlabel_policy = \"ignore\"")))).is_empty());
+        assert!(lane(&demo(|t| t.replace(web6, &web6.replace("443", "0")))).is_empty());
+        assert!(lane(&demo(|t| t.replace(web6, &web6.replace("flow-label", "five-tuple")))).is_empty());
+        let tcp = demo(|t| t.replace(web6, &web6.replace("any", "tcp")));
+        assert_eq!(lane(&tcp), vec![(vip, 443, PROTO_TCP, "web6".to_string())]);
     }
 
     /// Node ids below 256 are read from the direct table, wider ones from the map; an id no

@@ -9,7 +9,7 @@ use crate::io::{Burst, PacketIo};
 use crate::rewrite;
 use crate::select::FlowHasher;
 use crate::session::{FlowKey, SessionTable};
-use crate::snapshot::{Snapshot, SnapshotSource};
+use crate::snapshot::{ServiceInfo, Snapshot, SnapshotSource};
 use crate::tunnel::{self, Fit, Outer, RateLimit};
 use crate::wire::{self, Parsed};
 use cidlb_config::Forward;
@@ -129,10 +129,27 @@ fn lane_tuple_key(head: &[u8; wire::ethernet::field::HEADER_LEN + 28]) -> FlowKe
     )
 }
 
+/// The `<source, destination, label>` key and the 5-tuple key of a frame of the label lane's
+/// shape (see `Worker::label_lane`: untagged IPv6 without extension headers carrying UDP or
+/// TCP), from its first 62 bytes at fixed offsets: the keys the general path makes of the
+/// frame's parse.
+#[inline(always)]
+fn lane_label_keys(head: &[u8; wire::ethernet::field::HEADER_LEN + 48]) -> (FlowKey, FlowKey) {
+    const IP: usize = wire::ethernet::field::HEADER_LEN;
+    const L4: usize = IP + 40;
+    let mut source = [0u8; 16];
+    let mut destination = [0u8; 16];
+    source.copy_from_slice(&head[IP + 8..IP + 24]);
+    destination.copy_from_slice(&head[IP + 24..IP + 40]);
+    let label = u32::from_be_bytes([head[IP], head[IP + 1], head[IP + 2], head[IP + 3]]) & 0x000f_ffff;
+    let ports = (u16::from_be_bytes([head[L4], head[L4 + 1]]), u16::from_be_bytes([head[L4 + 2], head[L4 + 3]]));
+    (FlowKey::label(source, destination, label), FlowKey::five_tuple_v6(source, destination, ports.0, ports.1, head[IP + 6]))
+}
+
 /// What [`Worker::prepare`] learned of one frame: its parse (or why it is dropped) and its
 /// [`Lead`]. A frame one of the lanes took has no parse: [`Lead::Cid`] (the CID lane), or
-/// [`Step::Session`] with no parse (the session lane; the general path gives every frame it
-/// cannot parse [`Lead::General`]). The session lane's frames share the general path's lead so
+/// [`Step::Session`] / [`Step::Label`] with no parse (the session / label lane; the general
+/// path gives every frame it cannot parse [`Lead::General`]). Those lanes' frames share the general path's lead so
 /// that the matches on it the general path runs (the prefetches, the table work) stay as they
 /// were: a variant of their own cost the other frames ~20 instructions (callgrind).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,10 +165,10 @@ impl Prepared {
         self.lead
     }
 
-    /// Whether the session lane took the frame (no parse, and the general path's
-    /// [`Step::Session`] lead: see [`Prepared`]).
+    /// Whether the session or the label lane took the frame (no parse, and the general path's
+    /// [`Step::Session`] or [`Step::Label`] lead: see [`Prepared`]).
     pub fn in_session_lane(&self) -> bool {
-        self.parsed.is_err() && matches!(self.lead, Lead::Known(Step::Session { .. }))
+        self.parsed.is_err() && matches!(self.lead, Lead::Known(Step::Session { .. } | Step::Label { .. }))
     }
 
     /// Whether the second pass will look this frame up in the session table.
@@ -252,6 +269,13 @@ impl Worker {
             self.classifier.sessions.prefetch(hash);
             return;
         }
+        if let Some((service, hash)) = self.label_lane(in_port, frame) {
+            // No parse: `finish` reads the keys from the bytes again.
+            slot.parsed = Err(DropReason::NotForUs);
+            slot.lead = Lead::Known(Step::Label { service, hash });
+            self.classifier.sessions.prefetch(hash);
+            return;
+        }
         self.prepare_with::<true>(in_port, frame, slot);
         self.classifier.prefetch(&slot.lead);
     }
@@ -337,7 +361,7 @@ impl Worker {
         }
         let protocol = ip[9];
         let port = u16::from_be_bytes([l4[2], l4[3]]);
-        let entry = snapshot.tuple_lane.iter().find(|e| e.vip == ip[16..20] && e.port == port && e.protocol == protocol)?;
+        let entry = snapshot.tuple_lane.iter().find(|e| e.protocol == protocol && e.port == port && e.vip == ip[16..20])?;
         let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
         // Version 4, IHL 5; MF clear and offset zero; the IP header's bytes all there.
         if ip[0] != 0x45 || total < 20 || ETH + total > frame.len() || ip[6] & 0x3f != 0 || ip[7] != 0 {
@@ -355,6 +379,16 @@ impl Worker {
         }
         if snapshot.ports.get(usize::from(in_port)).is_none_or(|p| head[..6] != p.mac) {
             return None;
+        }
+        // A `dtls-cid` service's datagram takes the session path when it holds no CID record
+        // and is not a client's first ClientHello (`Classifier::lead`'s own walk, on the datagram
+        // as the IP header delivers it); anything else is the general path's to decide.
+        if entry.dtls {
+            let payload = frame.get(L4_AT + 8..ETH + total)?;
+            let service = snapshot.services.get(usize::from(entry.service))?;
+            if !matches!(wire::dtls::first_cid(payload, usize::from(service.cid_length)), Ok(None)) || wire::dtls::is_first_client_hello(payload) {
+                return None;
+            }
         }
         let key = lane_tuple_key(head);
         Some((entry.service, self.classifier.sessions.hash(&key)))
@@ -383,33 +417,132 @@ impl Worker {
             _ => return Action::Drop(DropReason::NotForUs),
         };
         counters.session_forwarded.inc();
-        if let (Forward::Nat, Some(node)) = (service.forward, snapshot.nodes.get(usize::from(node_index))) {
-            if let (false, Some(out), Some(next_hop_mac)) = (node.address.v6, snapshot.ports.get(usize::from(node.port)), node.next_hop_mac) {
-                let data = frame.data_mut();
-                const TTL_AT: usize = wire::ethernet::field::HEADER_LEN + 8;
-                let ttl = data.get(TTL_AT).copied().unwrap_or(0);
-                let rewritten = if tcp {
-                    rewrite::dnat_ipv4_tcp(data, ttl, &node.address.bytes, service.target_port)
-                } else {
-                    rewrite::dnat_ipv4_udp(data, ttl, &node.address.bytes, service.target_port)
-                };
-                if let Err(reason) = rewritten {
-                    return Action::Drop(reason);
-                }
-                counters.node_packets[usize::from(node_index)].inc();
-                counters.service_packets[usize::from(service_index)].inc();
-                rewrite::set_macs(data, out.mac, next_hop_mac);
-                return Action::Transmit { port: node.port };
-            }
+        if let Some(action) = self.lane_nat::<F, false>(frame, service, service_index, node_index, tcp) {
+            return action;
         }
         let target_port = service.target_port;
-        self.tuple_to_node(now, in_port, frame, service_index, node_index, target_port)
+        self.lane_to_node(now, in_port, frame, service_index, node_index, target_port)
     }
 
-    /// The rest of [`finish_tuple`](Self::finish_tuple): `send_to_node` with the frame's parse.
+    /// The label lane: the (service, table hash of the `<source, destination, label>` key) of a
+    /// frame the general path would take down the flow-label path (`Step::Label`), checked from
+    /// the bytes at fixed offsets: untagged IPv6 without extension headers whose flow label is
+    /// not zero, carrying a whole UDP datagram or a TCP segment whose header fits the packet
+    /// (the checks of `wire::parse`'s fixed-offset parse), to this port's MAC, to a VIP, port
+    /// and protocol of `Snapshot::label_lane` (a `flow-label` service that uses labels, the one
+    /// `find_service` gives). `None` for every other frame, which takes the general path. The
+    /// table work is the general path's own (`Classifier::by_label`), in
+    /// [`finish_label`](Self::finish_label).
+    #[inline(always)]
+    fn label_lane(&self, in_port: u16, frame: &[u8]) -> Option<(u16, u64)> {
+        const ETH: usize = wire::ethernet::field::HEADER_LEN;
+        const L4_AT: usize = ETH + 40;
+        let snapshot = &*self.snapshot;
+        if snapshot.label_lane.is_empty() {
+            return None;
+        }
+        let head: &[u8; L4_AT + 8] = frame.get(..L4_AT + 8)?.try_into().ok()?;
+        let ip = &head[ETH..L4_AT];
+        let l4 = &head[L4_AT..];
+        if head[12..14] != wire::ethernet::ethertype::IPV6.to_be_bytes() {
+            return None;
+        }
+        let protocol = ip[6];
+        let port = u16::from_be_bytes([l4[2], l4[3]]);
+        let entry = snapshot.label_lane.iter().find(|e| e.protocol == protocol && e.port == port && e.vip == ip[24..40])?;
+        let label = u32::from_be_bytes([ip[0], ip[1], ip[2], ip[3]]) & 0x000f_ffff;
+        let payload = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
+        // Version 6, a label; the payload all there, and with the header within 64 KiB (an
+        // IP length).
+        if ip[0] >> 4 != 6 || label == 0 || ETH + 40 + payload > frame.len() || 40 + payload > usize::from(u16::MAX) {
+            return None;
+        }
+        // UDP: its length at least 8 and within the payload; TCP: its header (data offset) at
+        // least 20 bytes and within it too.
+        let (least, length) = if protocol == wire::protocol::UDP {
+            (8, usize::from(u16::from_be_bytes([l4[4], l4[5]])))
+        } else {
+            (20, usize::from(*frame.get(L4_AT + 12)? >> 4) * 4)
+        };
+        if length < least || length > payload {
+            return None;
+        }
+        if snapshot.ports.get(usize::from(in_port)).is_none_or(|p| head[..6] != p.mac) {
+            return None;
+        }
+        let (label_key, _) = lane_label_keys(head);
+        Some((entry.service, self.classifier.sessions.hash(&label_key)))
+    }
+
+    /// [`finish`](Self::finish) of a frame the label lane took: the general path's table work
+    /// for its label and 5-tuple (`Classifier::by_label`: the label's session, the 5-tuple
+    /// beside it, relabels, suspect labels, Maglev and the inserts), then, for a NAT to an IPv6
+    /// node whose next hop is known, the rewrite at the lane's fixed offsets; anything else goes
+    /// to `send_to_node` with the frame's parse.
+    #[inline(never)]
+    fn finish_label<F: Frame>(&mut self, now: u64, in_port: u16, frame: &mut F, service_index: u16, hash: u64) -> Action {
+        const IP: usize = wire::ethernet::field::HEADER_LEN;
+        let Some(head) = frame.data().first_chunk::<{ IP + 48 }>() else {
+            return Action::Drop(DropReason::NotForUs);
+        };
+        let (label_key, tuple_key) = lane_label_keys(head);
+        let tcp = head[IP + 6] == wire::protocol::TCP;
+        let snapshot = &*self.snapshot;
+        let counters = &*self.counters;
+        let Some(service) = snapshot.services.get(usize::from(service_index)) else {
+            return Action::Drop(DropReason::NotForUs);
+        };
+        let node_index = match self.classifier.by_label_keys(snapshot, now, label_key, Some(tuple_key), service_index, service, hash, counters) {
+            Verdict::Forward { node, .. } => node,
+            Verdict::Drop(reason) => return Action::Drop(reason),
+            _ => return Action::Drop(DropReason::NotForUs),
+        };
+        counters.session_forwarded.inc();
+        if let Some(action) = self.lane_nat::<F, true>(frame, service, service_index, node_index, tcp) {
+            return action;
+        }
+        let target_port = service.target_port;
+        self.lane_to_node(now, in_port, frame, service_index, node_index, target_port)
+    }
+
+    /// The session and label lanes' NAT: for a NAT service's node of the lane's family (IPv6
+    /// when `V6`) whose next hop is known (nearly always), the rewrite at the lane's fixed
+    /// offsets, the counters and the action, as `send_to_node` does them. `None` (nothing done)
+    /// for the rest.
+    #[inline(always)]
+    fn lane_nat<F: Frame, const V6: bool>(&self, frame: &mut F, service: &ServiceInfo, service_index: u16, node_index: u16, tcp: bool) -> Option<Action> {
+        let snapshot = &*self.snapshot;
+        let node = snapshot.nodes.get(usize::from(node_index))?;
+        let (Forward::Nat, Some(out), Some(next_hop_mac)) = (service.forward, snapshot.ports.get(usize::from(node.port)), node.next_hop_mac) else {
+            return None;
+        };
+        if node.address.v6 != V6 {
+            return None;
+        }
+        let data = frame.data_mut();
+        // The TTL (IPv4) or hop limit (IPv6).
+        let ttl_at = wire::ethernet::field::HEADER_LEN + if V6 { 7 } else { 8 };
+        let ttl = data.get(ttl_at).copied().unwrap_or(0);
+        let rewritten = if !V6 && !tcp {
+            rewrite::dnat_ipv4_udp(data, ttl, &node.address.bytes, service.target_port)
+        } else {
+            rewrite::dnat_untagged::<V6>(data, tcp, ttl, &node.address.bytes, service.target_port)
+        };
+        if let Err(reason) = rewritten {
+            return Some(Action::Drop(reason));
+        }
+        let counters = &*self.counters;
+        counters.node_packets[usize::from(node_index)].inc();
+        counters.service_packets[usize::from(service_index)].inc();
+        rewrite::set_macs(data, out.mac, next_hop_mac);
+        Some(Action::Transmit { port: node.port })
+    }
+
+    /// The rest of [`finish_tuple`](Self::finish_tuple) and [`finish_label`](Self::finish_label)
+    /// when [`lane_nat`](Self::lane_nat) does not apply: `send_to_node` with the frame's parse.
     #[cold]
     #[inline(never)]
-    fn tuple_to_node<F: Frame>(&mut self, now: u64, in_port: u16, frame: &mut F, service_index: u16, node_index: u16, target_port: Option<u16>) -> Action {
+    fn lane_to_node<F: Frame>(&mut self, now: u64, in_port: u16, frame: &mut F, service_index: u16, node_index: u16, target_port: Option<u16>) -> Action {
         // The lane took only frames of the fixed-offset parse's shape: this parse succeeds.
         let Ok(parsed) = wire::parse(frame.data()) else {
             return Action::Drop(DropReason::NotForUs);
@@ -555,6 +688,7 @@ impl Worker {
             // The session lane's frames have no parse either (see `Prepared`; checked here, off
             // the general path's way).
             Err(_) if let Lead::Known(Step::Session { service, hash }) = prepared.lead => return self.finish_tuple(now, in_port, frame, service, hash),
+            Err(_) if let Lead::Known(Step::Label { service, hash }) = prepared.lead => return self.finish_label(now, in_port, frame, service, hash),
             Err(reason) => return Action::Drop(*reason),
         };
         let snapshot = &*self.snapshot;

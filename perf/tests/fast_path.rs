@@ -393,3 +393,165 @@ fn the_session_lane_takes_5_tuple_flows_and_decides_them_as_the_reference() {
         }
     }
 }
+
+/// The label lane (`Worker::prepare` reading a frame's `<source, destination, label>` key from
+/// its bytes, with no parse; `Worker::finish_label`) takes the `flow-label` profile's segments,
+/// and the same turned into UDP datagrams, and decides each as the reference path does: new
+/// labels and hits, relabelled flows, suspect labels (`verify`), the hop limit spent, a target
+/// port, a node's next hop unknown, IP-in-IP, a node down. It leaves to the general path a zero
+/// label, an extension header, a payload longer than the frame, another port, a multicast MAC.
+#[test]
+fn the_label_lane_takes_labelled_flows_and_decides_them_as_the_reference() {
+    let profile = cidlb_perf::bench::find("flow-label").unwrap();
+    let packets = small_capture(profile, 300);
+    let config = profile.config();
+    let web6 = "protocol = \"any\"\nbalance = \"flow-label\"";
+    assert!(config.contains(web6));
+    let verify = config.replace(web6, "protocol = \"any\"\nbalance = \"flow-label\"\nlabel_policy = \"verify\"");
+    let target = config.replace(web6, "protocol = \"any\"\nbalance = \"flow-label\"\ntarget_port = 8443");
+    let unresolved = config.replace("ip = \"2001:db8::22\"\nmac = \"02:00:00:00:00:22\"\n", "ip = \"2001:db8::99\"\nmac = \"02:00:00:00:00:22\"\n");
+    let ipip = config.replace(web6, "protocol = \"any\"\nbalance = \"flow-label\"\nforward = \"ipip\"");
+    assert!([&verify, &target, &unresolved, &ipip].iter().all(|c| **c != config));
+    let mut down = RuntimeState::default();
+    down.health.insert(33, NodeState::Down);
+    let cases = [
+        ("as generated", &config, RuntimeState::default(), false),
+        ("labels verified", &verify, RuntimeState::default(), false),
+        ("UDP and TCP, target port", &target, RuntimeState::default(), true),
+        ("node 34 unresolved", &unresolved, RuntimeState::default(), false),
+        ("IP-in-IP", &ipip, RuntimeState::default(), false),
+        ("node 33 down", &config, down, false),
+    ];
+    for (name, config, runtime, udp) in cases {
+        let (mut lane, mut reference) = workers_over(config, &runtime);
+        let (mut laned, mut held, mut tunneled) = (0, 0, 0);
+        let mut now = 1_000_000_000u64;
+        // Three times over the flows: new labels first, hits and relabels after.
+        for round in 0..3 {
+            for (i, p) in packets.iter().enumerate() {
+                let mut bytes = p.bytes.clone();
+                assert_eq!(&bytes[12..14], &[0x86, 0xdd], "{name}: an IPv6 frame");
+                let payload = u16::from_be_bytes([bytes[18], bytes[19]]);
+                if udp && i % 2 == 1 {
+                    // Next header UDP, the datagram as long as the payload.
+                    bytes[20] = 17;
+                    bytes[58..60].copy_from_slice(&payload.to_be_bytes());
+                }
+                let damage = (i / 2 + round) % 10;
+                match damage {
+                    // The hop limit spent (the lane's, dropped as the reference drops it).
+                    1 => bytes[21] = 1,
+                    // After the first round: a new label on the same 5-tuple (a relabel); then
+                    // the next flow's source and label on this flow's ports, a label key another
+                    // 5-tuple owns (suspect under `verify`).
+                    2 if round == 1 => {
+                        let label = (u32::from_be_bytes([bytes[14], bytes[15], bytes[16], bytes[17]]) ^ 0x5a5) | 1;
+                        bytes[14..18].copy_from_slice(&label.to_be_bytes());
+                    }
+                    2 if round == 2 => {
+                        let next = &packets[(i + 1) % packets.len()].bytes;
+                        bytes[15] = (bytes[15] & 0xf0) | (next[15] & 0x0f);
+                        bytes[16..18].copy_from_slice(&next[16..18]);
+                        bytes[22..38].copy_from_slice(&next[22..38]);
+                    }
+                    // A zero label; a hop-by-hop header named (not there); the payload one
+                    // byte past the frame; a multicast MAC; another port.
+                    3 => {
+                        bytes[15] &= 0xf0;
+                        bytes[16] = 0;
+                        bytes[17] = 0;
+                    }
+                    5 => bytes[20] = 0,
+                    7 => bytes[18..20].copy_from_slice(&(payload + 1).to_be_bytes()),
+                    8 => bytes[0] = 0x33,
+                    9 => bytes[57] ^= 0x01,
+                    _ => {}
+                }
+                let took = lane.prepare(0, &bytes).in_session_lane();
+                let mut a = VecFrame::from_bytes(&bytes);
+                let mut b = VecFrame::from_bytes(&bytes);
+                let action = lane.process(now, 0, &mut a);
+                assert_eq!(action, reference.process_reference(now, 0, &mut b), "{name}: packet {i} of round {round} decided differently");
+                assert_eq!(a.data(), b.data(), "{name}: packet {i} of round {round} rewritten differently");
+                let lanes = matches!(damage, 0 | 1 | 2 | 4 | 6);
+                assert_eq!(took, lanes, "{name}: packet {i} of round {round} ({action:?}) in the lane: {took}");
+                laned += usize::from(took);
+                held += usize::from(matches!(action, Action::Hold { .. }));
+                tunneled += usize::from(a.data().len() == bytes.len() + 40);
+                now += 20_000;
+            }
+        }
+        assert_eq!(counters(&lane), counters(&reference), "{name}: counters differ");
+        let lane_frames = packets.len() * 3 / 2;
+        assert!(laned >= lane_frames * 9 / 10, "{name}: {laned} of ~{lane_frames} in the lane");
+        match name {
+            "node 34 unresolved" => assert!(held >= lane_frames / 5, "{name}: {held} held"),
+            "IP-in-IP" => assert!(tunneled >= lane_frames * 9 / 10, "{name}: {tunneled} tunnelled"),
+            _ => assert_eq!(held, 0, "{name}: {held} held"),
+        }
+        if name != "labels verified" {
+            assert!(lane.counters.relabels.get() > 0, "{name}: no relabel");
+        } else {
+            assert!(lane.counters.labels_suspect.get() > 0, "{name}: no suspect label");
+        }
+    }
+}
+
+/// The session lane takes a `dtls-cid` service's datagrams that its DTLS walk sends to the
+/// session path (no CID record, not a client's first ClientHello: the `handshake-1k` profile's
+/// ClientHellos, a ClientHello with a cookie, an alert) and decides them as the reference path
+/// does, and leaves the rest to the general path: a first ClientHello (the stateless Hello
+/// route), a CID record to a node that is down (`unknown_cid = "session"`), a CID record cut
+/// short (dropped).
+#[test]
+fn the_session_lane_takes_dtls_datagrams_bound_for_the_session_path() {
+    use cidlb_dataplane::wire::build::dtls;
+    let profile = cidlb_perf::bench::find("handshake-1k").unwrap();
+    let packets = small_capture(profile, 300);
+    let config = profile.config().replace("unknown_cid = \"drop\"", "unknown_cid = \"session\"");
+    assert_ne!(config, profile.config());
+    let mut down = RuntimeState::default();
+    down.health.insert(3, NodeState::Down);
+    // The frame's Ethernet, IPv4 and UDP headers around another DTLS payload.
+    let with_payload = |frame: &[u8], payload: &[u8]| {
+        let mut bytes = frame[..42].to_vec();
+        bytes.extend_from_slice(payload);
+        bytes[16..18].copy_from_slice(&(28 + payload.len() as u16).to_be_bytes());
+        bytes[38..40].copy_from_slice(&(8 + payload.len() as u16).to_be_bytes());
+        bytes
+    };
+    for (name, runtime) in [("as generated", RuntimeState::default()), ("node 3 down", down)] {
+        let (mut lane, mut reference) = workers_over(&config, &runtime);
+        let (mut laned, mut hellos) = (0, 0);
+        let mut now = 1_000_000_000u64;
+        for round in 0..2 {
+            for (i, p) in packets.iter().enumerate() {
+                let kind = (i + round) % 6;
+                let bytes = match kind {
+                    1 => with_payload(&p.bytes, &dtls::client_hello_with(&[7; 8], &[])),
+                    2 => with_payload(&p.bytes, &dtls::client_hello_with(&[7; 8], &[1, 2, 3, 4])),
+                    3 => with_payload(&p.bytes, &dtls::cid_record(&[3, 1, 2, 3, 4, 5], 1, i as u64, &[0xab; 24])),
+                    4 => with_payload(&p.bytes, &dtls::cid_record(&[3, 1, 2, 3, 4, 5], 1, i as u64, &[0xab; 24])[..16]),
+                    5 => with_payload(&p.bytes, &dtls::record(21, 1, i as u64, &[2, 40])),
+                    _ => p.bytes.clone(),
+                };
+                let took = lane.prepare(0, &bytes).in_session_lane();
+                let mut a = VecFrame::from_bytes(&bytes);
+                let mut b = VecFrame::from_bytes(&bytes);
+                let action = lane.process(now, 0, &mut a);
+                assert_eq!(action, reference.process_reference(now, 0, &mut b), "{name}: packet {i} ({kind}) of round {round} decided differently");
+                assert_eq!(a.data(), b.data(), "{name}: packet {i} ({kind}) of round {round} rewritten differently");
+                // The CID record goes to the CID lane, or with its node down to the general path.
+                let lanes = matches!(kind, 0 | 2 | 5);
+                assert_eq!(took, lanes, "{name}: packet {i} ({kind}) of round {round} ({action:?}) in the lane: {took}");
+                laned += usize::from(took);
+                hellos += usize::from(kind == 1 && matches!(action, Action::Transmit { .. }));
+                now += 20_000;
+            }
+        }
+        assert_eq!(counters(&lane), counters(&reference), "{name}: counters differ");
+        assert!(laned >= packets.len() * 9 / 10, "{name}: {laned} in the lane");
+        assert!(hellos >= packets.len() / 4, "{name}: {hellos} first ClientHellos forwarded");
+        assert!(lane.counters.hello_forwarded.get() > 0 && lane.counters.session_forwarded.get() > 0, "{name}");
+    }
+}
