@@ -9,7 +9,7 @@ use crate::io::{Burst, PacketIo};
 use crate::rewrite;
 use crate::select::FlowHasher;
 use crate::session::{FlowKey, SessionTable};
-use crate::snapshot::{ServiceInfo, Snapshot, SnapshotSource};
+use crate::snapshot::{Snapshot, SnapshotSource};
 use crate::tunnel::{self, Fit, Outer, RateLimit};
 use crate::wire::{self, Parsed};
 use cidlb_config::Forward;
@@ -127,6 +127,21 @@ fn lane_tuple_key(head: &[u8; wire::ethernet::field::HEADER_LEN + 28]) -> FlowKe
         u16::from_be_bytes([head[L4 + 2], head[L4 + 3]]),
         head[IP + 9],
     )
+}
+
+/// Whether the UDP datagram or TCP segment at `l4_at` of a lane's frame (`l4`: its first 8
+/// bytes; `protocol` UDP or TCP) fits the `room` bytes its IP header delivers, as `wire::parse`'s
+/// fixed-offset parse requires: a UDP length of at least 8 and at most `room`, a TCP header
+/// (data offset) of at least 20 bytes and at most `room`. `None` when the TCP data offset is
+/// past the frame.
+#[inline(always)]
+fn lane_upper_fits(frame: &[u8], l4: &[u8], l4_at: usize, protocol: u8, room: usize) -> Option<bool> {
+    let (least, length) = if protocol == wire::protocol::UDP {
+        (8, usize::from(u16::from_be_bytes([*l4.get(4)?, *l4.get(5)?])))
+    } else {
+        (20, usize::from(*frame.get(l4_at + 12)? >> 4) * 4)
+    };
+    Some(length >= least && length <= room)
 }
 
 /// The `<source, destination, label>` key and the 5-tuple key of a frame of the label lane's
@@ -367,14 +382,7 @@ impl Worker {
         if ip[0] != 0x45 || total < 20 || ETH + total > frame.len() || ip[6] & 0x3f != 0 || ip[7] != 0 {
             return None;
         }
-        // UDP: its length at least 8 and within what the IP header delivers; TCP: its header
-        // (data offset) at least 20 bytes and within it too.
-        let (least, length) = if protocol == wire::protocol::UDP {
-            (8, usize::from(u16::from_be_bytes([l4[4], l4[5]])))
-        } else {
-            (20, usize::from(*frame.get(L4_AT + 12)? >> 4) * 4)
-        };
-        if length < least || length > total - 20 {
+        if !lane_upper_fits(frame, l4, L4_AT, protocol, total - 20)? {
             return None;
         }
         if snapshot.ports.get(usize::from(in_port)).is_none_or(|p| head[..6] != p.mac) {
@@ -411,17 +419,9 @@ impl Worker {
         let Some(service) = snapshot.services.get(usize::from(service_index)) else {
             return Action::Drop(DropReason::NotForUs);
         };
-        let node_index = match self.classifier.by_tuple(snapshot, now, key, service_index, service, hash, counters) {
-            Verdict::Forward { node, .. } => node,
-            Verdict::Drop(reason) => return Action::Drop(reason),
-            _ => return Action::Drop(DropReason::NotForUs),
-        };
-        counters.session_forwarded.inc();
-        if let Some(action) = self.lane_nat::<F, false>(frame, service, service_index, node_index, tcp) {
-            return action;
-        }
-        let target_port = service.target_port;
-        self.lane_to_node(now, in_port, frame, service_index, node_index, target_port)
+        let verdict = self.classifier.by_tuple(snapshot, now, key, service_index, service, hash, counters);
+        let (forward, target_port) = (service.forward, service.target_port);
+        self.lane_forward::<F, false>(now, in_port, frame, service_index, (forward, target_port), verdict, tcp)
     }
 
     /// The label lane: the (service, table hash of the `<source, destination, label>` key) of a
@@ -457,14 +457,7 @@ impl Worker {
         if ip[0] >> 4 != 6 || label == 0 || ETH + 40 + payload > frame.len() || 40 + payload > usize::from(u16::MAX) {
             return None;
         }
-        // UDP: its length at least 8 and within the payload; TCP: its header (data offset) at
-        // least 20 bytes and within it too.
-        let (least, length) = if protocol == wire::protocol::UDP {
-            (8, usize::from(u16::from_be_bytes([l4[4], l4[5]])))
-        } else {
-            (20, usize::from(*frame.get(L4_AT + 12)? >> 4) * 4)
-        };
-        if length < least || length > payload {
+        if !lane_upper_fits(frame, l4, L4_AT, protocol, payload)? {
             return None;
         }
         if snapshot.ports.get(usize::from(in_port)).is_none_or(|p| head[..6] != p.mac) {
@@ -492,17 +485,29 @@ impl Worker {
         let Some(service) = snapshot.services.get(usize::from(service_index)) else {
             return Action::Drop(DropReason::NotForUs);
         };
-        let node_index = match self.classifier.by_label_keys(snapshot, now, label_key, Some(tuple_key), service_index, service, hash, counters) {
+        let verdict = self.classifier.by_label_keys(snapshot, now, label_key, Some(tuple_key), service_index, service, hash, counters);
+        let (forward, target_port) = (service.forward, service.target_port);
+        self.lane_forward::<F, true>(now, in_port, frame, service_index, (forward, target_port), verdict, tcp)
+    }
+
+    /// The end of [`finish_tuple`](Self::finish_tuple) and [`finish_label`](Self::finish_label):
+    /// the table work's `verdict` (`Forward` by a session route, or a drop) carried out as the
+    /// general path does, counted as a session forward, by [`lane_nat`](Self::lane_nat) when it
+    /// applies (a frame of the lane's family, IPv6 when `V6`), else by `send_to_node`. `how` is
+    /// the service's `(forward, target_port)`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn lane_forward<F: Frame, const V6: bool>(&mut self, now: u64, in_port: u16, frame: &mut F, service_index: u16, how: (Forward, Option<u16>), verdict: Verdict, tcp: bool) -> Action {
+        let node_index = match verdict {
             Verdict::Forward { node, .. } => node,
             Verdict::Drop(reason) => return Action::Drop(reason),
             _ => return Action::Drop(DropReason::NotForUs),
         };
-        counters.session_forwarded.inc();
-        if let Some(action) = self.lane_nat::<F, true>(frame, service, service_index, node_index, tcp) {
+        self.counters.session_forwarded.inc();
+        if let Some(action) = self.lane_nat::<F, V6>(frame, how, service_index, node_index, tcp) {
             return action;
         }
-        let target_port = service.target_port;
-        self.lane_to_node(now, in_port, frame, service_index, node_index, target_port)
+        self.lane_to_node(now, in_port, frame, service_index, node_index, how.1)
     }
 
     /// The session and label lanes' NAT: for a NAT service's node of the lane's family (IPv6
@@ -510,10 +515,10 @@ impl Worker {
     /// offsets, the counters and the action, as `send_to_node` does them. `None` (nothing done)
     /// for the rest.
     #[inline(always)]
-    fn lane_nat<F: Frame, const V6: bool>(&self, frame: &mut F, service: &ServiceInfo, service_index: u16, node_index: u16, tcp: bool) -> Option<Action> {
+    fn lane_nat<F: Frame, const V6: bool>(&self, frame: &mut F, (forward, target_port): (Forward, Option<u16>), service_index: u16, node_index: u16, tcp: bool) -> Option<Action> {
         let snapshot = &*self.snapshot;
         let node = snapshot.nodes.get(usize::from(node_index))?;
-        let (Forward::Nat, Some(out), Some(next_hop_mac)) = (service.forward, snapshot.ports.get(usize::from(node.port)), node.next_hop_mac) else {
+        let (Forward::Nat, Some(out), Some(next_hop_mac)) = (forward, snapshot.ports.get(usize::from(node.port)), node.next_hop_mac) else {
             return None;
         };
         if node.address.v6 != V6 {
@@ -524,9 +529,9 @@ impl Worker {
         let ttl_at = wire::ethernet::field::HEADER_LEN + if V6 { 7 } else { 8 };
         let ttl = data.get(ttl_at).copied().unwrap_or(0);
         let rewritten = if !V6 && !tcp {
-            rewrite::dnat_ipv4_udp(data, ttl, &node.address.bytes, service.target_port)
+            rewrite::dnat_ipv4_udp(data, ttl, &node.address.bytes, target_port)
         } else {
-            rewrite::dnat_untagged::<V6>(data, tcp, ttl, &node.address.bytes, service.target_port)
+            rewrite::dnat_untagged::<V6>(data, tcp, ttl, &node.address.bytes, target_port)
         };
         if let Err(reason) = rewritten {
             return Some(Action::Drop(reason));
