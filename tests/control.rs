@@ -115,7 +115,7 @@ fn a_silent_node_goes_down_within_interval_times_fall_and_comes_back_after_rise(
     assert!(down_at <= S + 3 * S, "down at {down_at} ns");
     assert_eq!(h.control.health().status(1), Some(cidlb_control::health::Status::Up));
     let snapshot = h.control.snapshot();
-    assert_eq!(snapshot.nodes[snapshot.node_ids[&3] as usize].state, cidlb_dataplane::snapshot::NodeState::Down);
+    assert_eq!(snapshot.nodes[snapshot.node_ids.get(3).expect("node 3") as usize].state, cidlb_dataplane::snapshot::NodeState::Down);
 
     // No new session reaches node 3, and its existing sessions moved on their next packet.
     let after = spread(&mut h, t, 1000..1300);
