@@ -163,7 +163,8 @@ fn lane_label_keys(head: &[u8; wire::ethernet::field::HEADER_LEN + 48]) -> (Flow
 
 /// What [`Worker::prepare`] learned of one frame: its parse (or why it is dropped) and its
 /// [`Lead`]. A frame one of the lanes took has no parse: [`Lead::Cid`] (the CID lane), or
-/// [`Step::Session`] / [`Step::Label`] with no parse (the session / label lane; the general
+/// [`Step::Session`] / [`Step::Label`] / a first ClientHello's [`Route::Hello`] with no parse
+/// (the session / label lane; the general
 /// path gives every frame it cannot parse [`Lead::General`]). Those lanes' frames share the general path's lead so
 /// that the matches on it the general path runs (the prefetches, the table work) stay as they
 /// were: a variant of their own cost the other frames ~20 instructions (callgrind).
@@ -181,9 +182,10 @@ impl Prepared {
     }
 
     /// Whether the session or the label lane took the frame (no parse, and the general path's
-    /// [`Step::Session`] or [`Step::Label`] lead: see [`Prepared`]).
+    /// [`Step::Session`] or [`Step::Label`] lead, or a first ClientHello's `Hello` route: see
+    /// [`Prepared`]).
     pub fn in_session_lane(&self) -> bool {
-        self.parsed.is_err() && matches!(self.lead, Lead::Known(Step::Session { .. } | Step::Label { .. }))
+        self.parsed.is_err() && matches!(self.lead, Lead::Known(Step::Session { .. } | Step::Label { .. } | Step::Decided(Verdict::Forward { route: Route::Hello, .. })))
     }
 
     /// Whether the second pass will look this frame up in the session table.
@@ -277,11 +279,11 @@ impl Worker {
             slot.lead = Lead::Cid { service, node };
             return;
         }
-        if let Some((service, hash)) = self.tuple_lane(in_port, frame) {
+        if let Some(step) = self.tuple_lane(in_port, frame) {
             // No parse: `finish` reads the 5-tuple from the bytes again.
             slot.parsed = Err(DropReason::NotForUs);
-            slot.lead = Lead::Known(Step::Session { service, hash });
-            self.classifier.sessions.prefetch(hash);
+            slot.lead = Lead::Known(step);
+            self.classifier.prefetch(&slot.lead);
             return;
         }
         if let Some((service, hash)) = self.label_lane(in_port, frame) {
@@ -361,7 +363,7 @@ impl Worker {
     /// lane it skips the `Parsed` and the lead and verdict plumbing; the table work is the
     /// general path's own (`Classifier::by_session`), in [`finish_tuple`](Self::finish_tuple).
     #[inline(always)]
-    fn tuple_lane(&self, in_port: u16, frame: &[u8]) -> Option<(u16, u64)> {
+    fn tuple_lane(&self, in_port: u16, frame: &[u8]) -> Option<Step> {
         const ETH: usize = wire::ethernet::field::HEADER_LEN;
         const L4_AT: usize = ETH + 20;
         let snapshot = &*self.snapshot;
@@ -388,18 +390,40 @@ impl Worker {
         if snapshot.ports.get(usize::from(in_port)).is_none_or(|p| head[..6] != p.mac) {
             return None;
         }
-        // A `dtls-cid` service's datagram takes the session path when it holds no CID record
-        // and is not a client's first ClientHello (`Classifier::lead`'s own walk, on the datagram
-        // as the IP header delivers it); anything else is the general path's to decide.
+        let hash = self.classifier.sessions.hash(&lane_tuple_key(head));
+        // A `dtls-cid` service's datagram with no CID record (`Classifier::lead`'s own walk, on
+        // the datagram as the IP header delivers it): a client's first ClientHello goes by
+        // Maglev over its 5-tuple with no session (the `Hello` route, decided here), anything
+        // else to the session path; a CID record, a record cut short, a first ClientHello with
+        // no healthy node are the general path's to decide.
         if entry.dtls {
             let payload = frame.get(L4_AT + 8..ETH + total)?;
             let service = snapshot.services.get(usize::from(entry.service))?;
-            if !matches!(wire::dtls::first_cid(payload, usize::from(service.cid_length)), Ok(None)) || wire::dtls::is_first_client_hello(payload) {
+            if !matches!(wire::dtls::first_cid(payload, usize::from(service.cid_length)), Ok(None)) {
                 return None;
             }
+            if wire::dtls::is_first_client_hello(payload) {
+                let node = service.pick(hash)?;
+                return Some(Step::Decided(Verdict::Forward { service: entry.service, node, route: Route::Hello }));
+            }
         }
-        let key = lane_tuple_key(head);
-        Some((entry.service, self.classifier.sessions.hash(&key)))
+        Some(Step::Session { service: entry.service, hash })
+    }
+
+    /// [`finish`](Self::finish) of a client's first ClientHello the session lane decided (the
+    /// `Hello` route to `node`, no session): carried out as the general path does, by
+    /// [`lane_nat`](Self::lane_nat) when it applies, else by `send_to_node`.
+    #[inline(never)]
+    fn finish_hello<F: Frame>(&mut self, now: u64, in_port: u16, frame: &mut F, service_index: u16, node_index: u16) -> Action {
+        let Some(service) = self.snapshot.services.get(usize::from(service_index)) else {
+            return Action::Drop(DropReason::NotForUs);
+        };
+        let how = (service.forward, service.target_port);
+        self.counters.hello_forwarded.inc();
+        if let Some(action) = self.lane_nat::<F, false>(frame, how, service_index, node_index, false) {
+            return action;
+        }
+        self.lane_to_node(now, in_port, frame, service_index, node_index, how.1)
     }
 
     /// [`finish`](Self::finish) of a frame the session lane took: the general path's table work
@@ -694,6 +718,9 @@ impl Worker {
             // the general path's way).
             Err(_) if let Lead::Known(Step::Session { service, hash }) = prepared.lead => return self.finish_tuple(now, in_port, frame, service, hash),
             Err(_) if let Lead::Known(Step::Label { service, hash }) = prepared.lead => return self.finish_label(now, in_port, frame, service, hash),
+            Err(_) if let Lead::Known(Step::Decided(Verdict::Forward { service, node, route: Route::Hello })) = prepared.lead => {
+                return self.finish_hello(now, in_port, frame, service, node)
+            }
             Err(reason) => return Action::Drop(*reason),
         };
         let snapshot = &*self.snapshot;

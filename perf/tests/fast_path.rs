@@ -502,12 +502,11 @@ fn the_label_lane_takes_labelled_flows_and_decides_them_as_the_reference() {
     }
 }
 
-/// The session lane takes a `dtls-cid` service's datagrams that its DTLS walk sends to the
-/// session path (no CID record, not a client's first ClientHello: the `handshake-1k` profile's
-/// ClientHellos, a ClientHello with a cookie, an alert) and decides them as the reference path
-/// does, and leaves the rest to the general path: a first ClientHello (the stateless Hello
-/// route), a CID record to a node that is down (`unknown_cid = "session"`), a CID record cut
-/// short (dropped).
+/// The session lane takes a `dtls-cid` service's datagrams without a CID record (the
+/// `handshake-1k` profile's ClientHellos, a ClientHello with a cookie, an alert: the session
+/// path; a client's first ClientHello: the stateless Hello route) and decides them as the
+/// reference path does, and leaves the rest to the general path: a CID record to a node that
+/// is down (`unknown_cid = "session"`), a CID record cut short (dropped).
 #[test]
 fn the_session_lane_takes_dtls_datagrams_bound_for_the_session_path() {
     use cidlb_dataplane::wire::build::dtls;
@@ -541,7 +540,7 @@ fn the_session_lane_takes_dtls_datagrams_bound_for_the_session_path() {
                     _ => p.bytes.clone(),
                 };
                 // The CID record goes to the CID lane, or with its node down to the general path.
-                let lanes = matches!(kind, 0 | 2 | 5);
+                let lanes = matches!(kind, 0 | 1 | 2 | 5);
                 let (action, _) = decide_both(&mut lane, &mut reference, now, &bytes, lanes, &format!("{name}: packet {i} ({kind}) of round {round}"));
                 laned += usize::from(lanes);
                 hellos += usize::from(kind == 1 && matches!(action, Action::Transmit { .. }));
