@@ -534,7 +534,7 @@ impl Worker {
         self.lane_to_node(now, in_port, frame, service_index, node_index, how.1)
     }
 
-    /// The session and label lanes' NAT: for a NAT service's node of the lane's family (IPv6
+    /// The lanes' NAT (CID, session, label, first ClientHello): for a NAT service's node of the lane's family (IPv6
     /// when `V6`) whose next hop is known (nearly always), the rewrite at the lane's fixed
     /// offsets, the counters and the action, as `send_to_node` does them. `None` (nothing done)
     /// for the rest.
@@ -592,24 +592,10 @@ impl Worker {
         let Lead::Cid { service: service_index, node: node_index } = slot.lead else {
             return None;
         };
-        let snapshot = &*self.snapshot;
-        let counters = &*self.counters;
-        let service = snapshot.services.get(usize::from(service_index))?;
-        let node = snapshot.nodes.get(usize::from(node_index))?;
-        let (Forward::Nat, false, Some(out), Some(next_hop_mac)) = (service.forward, node.address.v6, snapshot.ports.get(usize::from(node.port)), node.next_hop_mac) else {
-            return None;
-        };
-        counters.cid_forwarded.inc();
-        let data = frame.data_mut();
-        const TTL_AT: usize = wire::ethernet::field::HEADER_LEN + 8;
-        let ttl = data.get(TTL_AT).copied().unwrap_or(0);
-        if let Err(reason) = rewrite::dnat_ipv4_udp(data, ttl, &node.address.bytes, service.target_port) {
-            return Some(Action::Drop(reason));
-        }
-        counters.node_packets[usize::from(node_index)].inc();
-        counters.service_packets[usize::from(service_index)].inc();
-        rewrite::set_macs(data, out.mac, next_hop_mac);
-        Some(Action::Transmit { port: node.port })
+        let service = self.snapshot.services.get(usize::from(service_index))?;
+        let action = self.lane_nat::<F, false>(frame, (service.forward, service.target_port), service_index, node_index, false)?;
+        self.counters.cid_forwarded.inc();
+        Some(action)
     }
 
     /// [`finish`](Self::finish) of a frame the CID lane took: `Verdict::Forward` by its CID, as
