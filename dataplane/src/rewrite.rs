@@ -220,15 +220,15 @@ pub fn dnat_ipv4_udp(frame: &mut [u8], ttl: u8, bytes: &[u8; 16], new_dport: Opt
 }
 
 /// [`dnat`] of an untagged Ethernet frame carrying IPv4 without options (`V6` false) or IPv6
-/// without extension headers, and a whole UDP datagram or (`tcp`) a TCP header within the
-/// packet, to the address in `bytes` (its first four for IPv4), for a caller that checked that
-/// shape from the bytes (the worker's session and label lanes) and so has no [`Parsed`]: `ttl`
-/// is the header's TTL or hop limit. The same bytes and result as [`dnat`] of that frame's
-/// parse. (IPv4 UDP, the CID lane's, is [`dnat_ipv4_udp`], inlined.)
+/// with its upper layer at `l4_at` (after the fixed header, or after hop-by-hop and destination
+/// options headers), and a whole UDP datagram or (`tcp`) a TCP header within the packet, to the
+/// address in `bytes` (its first four for IPv4), for a caller that checked that shape from the
+/// bytes (the worker's session and IPv6 lanes) and so has no [`Parsed`]: `ttl` is the header's
+/// TTL or hop limit. The same bytes and result as [`dnat`] of that frame's parse. (IPv4 UDP,
+/// the CID lane's, is [`dnat_ipv4_udp`], inlined.)
 #[inline(always)]
-pub fn dnat_untagged<const V6: bool>(frame: &mut [u8], tcp: bool, ttl: u8, bytes: &[u8; 16], new_dport: Option<u16>) -> Result<(), DropReason> {
-    const ETH: usize = ethernet::field::HEADER_LEN;
-    let at = At { l3: ETH, l4: ETH + if V6 { 40 } else { 20 }, ttl };
+pub fn dnat_untagged<const V6: bool>(frame: &mut [u8], tcp: bool, ttl: u8, l4_at: usize, bytes: &[u8; 16], new_dport: Option<u16>) -> Result<(), DropReason> {
+    let at = At { l3: ethernet::field::HEADER_LEN, l4: l4_at, ttl };
     if tcp {
         nat_fast_outlined::<V6, true>(frame, at, Side::Destination, bytes, new_dport)
     } else {

@@ -137,7 +137,7 @@ pub struct TupleLaneEntry {
     pub dtls: bool,
 }
 
-/// Entries of the session lane, and of the label lane (a linear scan per packet, as the CID
+/// Entries of the session lane, and of the IPv6 lane (a linear scan per packet, as the CID
 /// lane's).
 pub const TUPLE_LANE_MAX: usize = 4;
 
@@ -165,31 +165,35 @@ fn tuple_lane(snapshot: &Snapshot) -> Vec<TupleLaneEntry> {
     lane
 }
 
-/// A (VIP, port, protocol) of the worker's label lane and its service (index into
+/// A (VIP, port, protocol) of the worker's IPv6 lane and its service (index into
 /// `Snapshot::services`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LabelLaneEntry {
+pub struct Ipv6LaneEntry {
     /// The IPv6 VIP as its header bytes.
     pub vip: [u8; 16],
     pub port: u16,
     /// `PROTO_UDP` or `PROTO_TCP`.
     pub protocol: u8,
     pub service: u16,
+    /// A `flow-label` service that uses labels (`label_policy` `trust` or `verify`): a packet
+    /// with a non-zero label takes the label path, others the 5-tuple session path.
+    pub labels: bool,
 }
 
-/// The label lane's entries (see `Snapshot::label_lane`) of a built snapshot: for `flow-label`
-/// services with a port whose `label_policy` uses labels (`trust`, `verify`), each protocol the
-/// service takes, only where it is the service [`Snapshot::service_for`] gives for that
-/// protocol to that VIP and port.
-fn label_lane(snapshot: &Snapshot) -> Vec<LabelLaneEntry> {
+/// The IPv6 lane's entries (see `Snapshot::ipv6_lane`) of a built snapshot: for IPv6
+/// `flow-label` and `five-tuple` services with a port, each protocol the service takes, only
+/// where it is the service [`Snapshot::service_for`] gives for that protocol to that VIP and
+/// port.
+fn ipv6_lane(snapshot: &Snapshot) -> Vec<Ipv6LaneEntry> {
     let mut lane = Vec::new();
     for (i, s) in snapshot.services.iter().enumerate() {
-        if s.balance != Balance::FlowLabel || s.label_policy == LabelPolicy::Ignore || !s.vip.v6 || s.port == 0 {
+        if !matches!(s.balance, Balance::FlowLabel | Balance::FiveTuple) || !s.vip.v6 || s.port == 0 {
             continue;
         }
+        let labels = s.balance == Balance::FlowLabel && s.label_policy != LabelPolicy::Ignore;
         for protocol in [PROTO_UDP, PROTO_TCP] {
             if lane.len() < TUPLE_LANE_MAX && s.matches(protocol, s.port) && snapshot.service_for(&s.vip, protocol, s.port) == Some(i as u16) {
-                lane.push(LabelLaneEntry { vip: s.vip.bytes, port: s.port, protocol, service: i as u16 });
+                lane.push(Ipv6LaneEntry { vip: s.vip.bytes, port: s.port, protocol, service: i as u16, labels });
             }
         }
     }
@@ -413,10 +417,10 @@ pub struct Snapshot {
     /// most [`TUPLE_LANE_MAX`]; none when `vip_shadowed`). Traffic to anything else takes the
     /// general path.
     pub tuple_lane: Vec<TupleLaneEntry>,
-    /// The worker's label lane: the IPv6 VIP, port and protocol (UDP or TCP) of each
-    /// `flow-label` service that uses labels, where it is the service `find_service` gives (at
-    /// most [`TUPLE_LANE_MAX`]; none when `vip_shadowed`).
-    pub label_lane: Vec<LabelLaneEntry>,
+    /// The worker's IPv6 lane: the IPv6 VIP, port and protocol (UDP or TCP) of each service
+    /// that balances IPv6 by the flow label or the 5-tuple, where it is the service
+    /// `find_service` gives (at most [`TUPLE_LANE_MAX`]; none when `vip_shadowed`).
+    pub ipv6_lane: Vec<Ipv6LaneEntry>,
     /// (node address, source port, protocol) -> service, for stateless reverse NAT.
     pub replies: FxHashMap<(Address, u16, u8), u16>,
     /// Node id -> index into `nodes`.
@@ -609,7 +613,7 @@ impl Snapshot {
             vip_shadowed,
             cid_lane: Vec::new(),
             tuple_lane: Vec::new(),
-            label_lane: Vec::new(),
+            ipv6_lane: Vec::new(),
             own_addresses,
             ports,
             nodes,
@@ -628,7 +632,7 @@ impl Snapshot {
         if !vip_shadowed {
             snapshot.cid_lane = cid_lane(&snapshot);
             snapshot.tuple_lane = tuple_lane(&snapshot);
-            snapshot.label_lane = label_lane(&snapshot);
+            snapshot.ipv6_lane = ipv6_lane(&snapshot);
         }
         Ok(snapshot)
     }
@@ -820,20 +824,25 @@ mod tests {
     }
 
     #[test]
-    fn label_lane_lists_the_flow_label_services_that_use_labels() {
-        let lane = |s: &Snapshot| s.label_lane.iter().map(|e| (e.vip, e.port, e.protocol, s.services[e.service as usize].name.clone())).collect::<Vec<_>>();
+    fn ipv6_lane_lists_the_flow_label_and_5_tuple_services_find_service_gives() {
+        let lane = |s: &Snapshot| s.ipv6_lane.iter().map(|e| (e.vip, e.port, e.protocol, s.services[e.service as usize].name.clone(), e.labels)).collect::<Vec<_>>();
         let vip: [u8; 16] = "2001:db8::10".parse::<std::net::Ipv6Addr>().unwrap().octets();
-        // The demo's `web6`, any protocol to [2001:db8::10]:443: UDP and TCP.
-        assert_eq!(lane(&demo(str::to_string)), vec![(vip, 443, PROTO_UDP, "web6".to_string()), (vip, 443, PROTO_TCP, "web6".to_string())]);
+        // The demo's `web6`, any protocol to [2001:db8::10]:443: UDP and TCP, by label.
+        assert_eq!(lane(&demo(str::to_string)), vec![(vip, 443, PROTO_UDP, "web6".to_string(), true), (vip, 443, PROTO_TCP, "web6".to_string(), true)]);
         let web6 = "port = 443\nprotocol = \"any\"\nbalance = \"flow-label\"";
         let verify = demo(|t| t.replace(web6, &format!("{web6}\nlabel_policy = \"verify\"")));
-        assert_eq!(lane(&verify).len(), 2);
-        // Labels ignored, any port, a five-tuple service: not listed.
-        assert!(lane(&demo(|t| t.replace(web6, &format!("{web6}\nlabel_policy = \"ignore\"")))).is_empty());
+        assert_eq!(lane(&verify), lane(&demo(str::to_string)));
+        // Labels ignored, or a five-tuple service: listed, not by label.
+        let ignore = demo(|t| t.replace(web6, &format!("{web6}\nlabel_policy = \"ignore\"")));
+        assert_eq!(lane(&ignore), vec![(vip, 443, PROTO_UDP, "web6".to_string(), false), (vip, 443, PROTO_TCP, "web6".to_string(), false)]);
+        let five = demo(|t| t.replace(web6, &web6.replace("flow-label", "five-tuple")));
+        assert_eq!(lane(&five), lane(&ignore));
+        // Any port: not listed (the lane matches a port).
         assert!(lane(&demo(|t| t.replace(web6, &web6.replace("443", "0")))).is_empty());
-        assert!(lane(&demo(|t| t.replace(web6, &web6.replace("flow-label", "five-tuple")))).is_empty());
         let tcp = demo(|t| t.replace(web6, &web6.replace("any", "tcp")));
-        assert_eq!(lane(&tcp), vec![(vip, 443, PROTO_TCP, "web6".to_string())]);
+        assert_eq!(lane(&tcp), vec![(vip, 443, PROTO_TCP, "web6".to_string(), true)]);
+        // The demo's IPv4 five-tuple service (`coap`, the session lane's) is not in the first list.
+        assert!(demo(str::to_string).services.iter().any(|s| !s.vip.v6 && s.balance == Balance::FiveTuple));
     }
 
     /// Node ids below 256 are read from the direct table, wider ones from the map; an id no

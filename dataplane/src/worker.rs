@@ -113,6 +113,9 @@ impl WorkerParams {
     }
 }
 
+/// Where the upper layer of an untagged IPv4 frame without options starts.
+const IPV4_L4_AT: usize = wire::ethernet::field::HEADER_LEN + 20;
+
 /// The 5-tuple key of a frame of the session lane's shape (see `Worker::tuple_lane`: untagged
 /// IPv4 without options carrying UDP or TCP), from its first 42 bytes at fixed offsets: the key
 /// the general path makes of the frame's parse.
@@ -144,27 +147,76 @@ fn lane_upper_fits(frame: &[u8], l4: &[u8], l4_at: usize, protocol: u8, room: us
     Some(length >= least && length <= room)
 }
 
-/// The `<source, destination, label>` key and the 5-tuple key of a frame of the label lane's
-/// shape (see `Worker::label_lane`: untagged IPv6 without extension headers carrying UDP or
-/// TCP), from its first 62 bytes at fixed offsets: the keys the general path makes of the
-/// frame's parse.
+/// Where the upper layer of an IPv6 frame of the IPv6 lane's shape (see `Worker::ipv6_lane`)
+/// starts, and its protocol: right after the fixed header (`next` is its next header), or
+/// after the hop-by-hop and destination options headers that follow it, walked as
+/// `wire::ipv6::walk_extensions` walks them (each `(length + 1) × 8` bytes and inside the
+/// packet, which ends at `end`; at most `MAX_EXTENSION_HEADERS`). `None` for a chain that does
+/// not fit or is too long: the general path walks it and names the drop reason. Any other
+/// extension header (routing, fragment, AH) ends the walk as the protocol, which no lane entry
+/// has.
 #[inline(always)]
-fn lane_label_keys(head: &[u8; wire::ethernet::field::HEADER_LEN + 48]) -> (FlowKey, FlowKey) {
+fn lane_ipv6_upper(frame: &[u8], next: u8, end: usize) -> Option<(u8, usize)> {
+    if next == wire::protocol::HOP_BY_HOP || next == wire::protocol::DESTINATION_OPTIONS {
+        return lane_ipv6_options(frame, next, end);
+    }
+    Some((next, wire::ethernet::field::HEADER_LEN + 40))
+}
+
+/// [`lane_ipv6_upper`]'s walk over option headers, out of line (as `wire::parse`'s own walk),
+/// so that the far more common packet without them keeps its upper layer at a constant offset.
+#[inline(never)]
+fn lane_ipv6_options(frame: &[u8], mut next: u8, end: usize) -> Option<(u8, usize)> {
+    let mut at = wire::ethernet::field::HEADER_LEN + 40;
+    let mut count = 0;
+    while next == wire::protocol::HOP_BY_HOP || next == wire::protocol::DESTINATION_OPTIONS {
+        if count == wire::ipv6::MAX_EXTENSION_HEADERS {
+            return None;
+        }
+        count += 1;
+        let header = frame.get(at..at + 2)?;
+        let length = (usize::from(header[1]) + 1) * 8;
+        if at + length > end {
+            return None;
+        }
+        next = header[0];
+        at += length;
+    }
+    Some((next, at))
+}
+
+/// The `<source, destination, label>` key of an IPv6 frame (`head`: its Ethernet and fixed
+/// IPv6 headers), as the general path makes it of the frame's parse.
+#[inline(always)]
+fn lane_label_key(head: &[u8; wire::ethernet::field::HEADER_LEN + 40]) -> FlowKey {
     const IP: usize = wire::ethernet::field::HEADER_LEN;
-    const L4: usize = IP + 40;
+    let (source, destination) = lane_ipv6_addresses(head);
+    let label = u32::from_be_bytes([head[IP], head[IP + 1], head[IP + 2], head[IP + 3]]) & 0x000f_ffff;
+    FlowKey::label(source, destination, label)
+}
+
+/// The 5-tuple key of an IPv6 frame (`head`: its Ethernet and fixed IPv6 headers) whose upper
+/// layer, `protocol`, opens with the ports `l4`.
+#[inline(always)]
+fn lane_ipv6_tuple_key(head: &[u8; wire::ethernet::field::HEADER_LEN + 40], l4: &[u8; 4], protocol: u8) -> FlowKey {
+    let (source, destination) = lane_ipv6_addresses(head);
+    FlowKey::five_tuple_v6(source, destination, u16::from_be_bytes([l4[0], l4[1]]), u16::from_be_bytes([l4[2], l4[3]]), protocol)
+}
+
+#[inline(always)]
+fn lane_ipv6_addresses(head: &[u8; wire::ethernet::field::HEADER_LEN + 40]) -> ([u8; 16], [u8; 16]) {
+    const IP: usize = wire::ethernet::field::HEADER_LEN;
     let mut source = [0u8; 16];
     let mut destination = [0u8; 16];
     source.copy_from_slice(&head[IP + 8..IP + 24]);
     destination.copy_from_slice(&head[IP + 24..IP + 40]);
-    let label = u32::from_be_bytes([head[IP], head[IP + 1], head[IP + 2], head[IP + 3]]) & 0x000f_ffff;
-    let ports = (u16::from_be_bytes([head[L4], head[L4 + 1]]), u16::from_be_bytes([head[L4 + 2], head[L4 + 3]]));
-    (FlowKey::label(source, destination, label), FlowKey::five_tuple_v6(source, destination, ports.0, ports.1, head[IP + 6]))
+    (source, destination)
 }
 
 /// What [`Worker::prepare`] learned of one frame: its parse (or why it is dropped) and its
 /// [`Lead`]. A frame one of the lanes took has no parse: [`Lead::Cid`] (the CID lane), or
 /// [`Step::Session`] / [`Step::Label`] / a first ClientHello's [`Route::Hello`] with no parse
-/// (the session / label lane; the general
+/// (the session / IPv6 lane; the general
 /// path gives every frame it cannot parse [`Lead::General`]). Those lanes' frames share the general path's lead so
 /// that the matches on it the general path runs (the prefetches, the table work) stay as they
 /// were: a variant of their own cost the other frames ~20 instructions (callgrind).
@@ -181,7 +233,7 @@ impl Prepared {
         self.lead
     }
 
-    /// Whether the session or the label lane took the frame (no parse, and the general path's
+    /// Whether the session or the IPv6 lane took the frame (no parse, and the general path's
     /// [`Step::Session`] or [`Step::Label`] lead, or a first ClientHello's `Hello` route: see
     /// [`Prepared`]).
     pub fn in_session_lane(&self) -> bool {
@@ -286,10 +338,10 @@ impl Worker {
             self.classifier.prefetch(&slot.lead);
             return;
         }
-        if let Some((service, hash)) = self.label_lane(in_port, frame) {
+        if let Some((service, hash, label)) = self.ipv6_lane(in_port, frame) {
             // No parse: `finish` reads the keys from the bytes again.
             slot.parsed = Err(DropReason::NotForUs);
-            slot.lead = Lead::Known(Step::Label { service, hash });
+            slot.lead = Lead::Known(if label { Step::Label { service, hash } } else { Step::Session { service, hash } });
             self.classifier.sessions.prefetch(hash);
             return;
         }
@@ -420,7 +472,7 @@ impl Worker {
         };
         let how = (service.forward, service.target_port);
         self.counters.hello_forwarded.inc();
-        if let Some(action) = self.lane_nat::<F, false>(frame, how, service_index, node_index, false) {
+        if let Some(action) = self.lane_nat::<F, false>(frame, how, service_index, node_index, false, IPV4_L4_AT) {
             return action;
         }
         self.lane_to_node(now, in_port, frame, service_index, node_index, how.1)
@@ -445,101 +497,120 @@ impl Worker {
         };
         let verdict = self.classifier.by_tuple(snapshot, now, key, service_index, service, hash, counters);
         let (forward, target_port) = (service.forward, service.target_port);
-        self.lane_forward::<F, false>(now, in_port, frame, service_index, (forward, target_port), verdict, tcp)
+        self.lane_forward::<F, false>(now, in_port, frame, service_index, (forward, target_port), verdict, tcp, IPV4_L4_AT)
     }
 
-    /// The label lane: the (service, table hash of the `<source, destination, label>` key) of a
-    /// frame the general path would take down the flow-label path (`Step::Label`), checked from
-    /// the bytes at fixed offsets: untagged IPv6 without extension headers whose flow label is
-    /// not zero, carrying a whole UDP datagram or a TCP segment whose header fits the packet
-    /// (the checks of `wire::parse`'s fixed-offset parse), to this port's MAC, to a VIP, port
-    /// and protocol of `Snapshot::label_lane` (a `flow-label` service that uses labels, the one
-    /// `find_service` gives). `None` for every other frame, which takes the general path. The
-    /// table work is the general path's own (`Classifier::by_label`), in
-    /// [`finish_label`](Self::finish_label).
+    /// The IPv6 lane: the (service, table hash, label path or not) of the general path's lead
+    /// (`Step::Label` with the table hash of the `<source, destination, label>` key, or
+    /// `Step::Session` with the 5-tuple's) of a frame the
+    /// general path would take down the flow-label or the 5-tuple session path, checked from
+    /// the bytes: untagged IPv6 whose upper layer follows the fixed header or hop-by-hop and
+    /// destination options headers ([`lane_ipv6_upper`]), a whole UDP datagram or a TCP segment
+    /// whose header fits the packet (the checks of `wire::parse`'s fixed-offset parse and its
+    /// walk), to this port's MAC, to a VIP, port and protocol of `Snapshot::ipv6_lane` (a
+    /// `flow-label` or `five-tuple` service, the one `find_service` gives). The label path when
+    /// the service uses labels and the label is not zero, as `Classifier::lead` chooses. `None`
+    /// for every other frame (fragments, routing headers, …), which takes the general path. The
+    /// table work is the general path's own, in [`finish_ipv6`](Self::finish_ipv6).
     #[inline(always)]
-    fn label_lane(&self, in_port: u16, frame: &[u8]) -> Option<(u16, u64)> {
+    fn ipv6_lane(&self, in_port: u16, frame: &[u8]) -> Option<(u16, u64, bool)> {
         const ETH: usize = wire::ethernet::field::HEADER_LEN;
-        const L4_AT: usize = ETH + 40;
         let snapshot = &*self.snapshot;
-        if snapshot.label_lane.is_empty() {
+        if snapshot.ipv6_lane.is_empty() {
             return None;
         }
-        let head: &[u8; L4_AT + 8] = frame.get(..L4_AT + 8)?.try_into().ok()?;
-        let ip = &head[ETH..L4_AT];
-        let l4 = &head[L4_AT..];
+        let head: &[u8; ETH + 40] = frame.get(..ETH + 40)?.try_into().ok()?;
+        let ip = &head[ETH..];
         if head[12..14] != wire::ethernet::ethertype::IPV6.to_be_bytes() {
             return None;
         }
-        let protocol = ip[6];
-        let port = u16::from_be_bytes([l4[2], l4[3]]);
-        let entry = snapshot.label_lane.iter().find(|e| e.protocol == protocol && e.port == port && e.vip == ip[24..40])?;
-        let label = u32::from_be_bytes([ip[0], ip[1], ip[2], ip[3]]) & 0x000f_ffff;
         let payload = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
-        // Version 6, a label; the payload all there, and with the header within 64 KiB (an
-        // IP length).
-        if ip[0] >> 4 != 6 || label == 0 || ETH + 40 + payload > frame.len() || 40 + payload > usize::from(u16::MAX) {
+        // Version 6; the payload all there, and with the header within 64 KiB (an IP length).
+        let end = ETH + 40 + payload;
+        if ip[0] >> 4 != 6 || end > frame.len() || 40 + payload > usize::from(u16::MAX) {
             return None;
         }
-        if !lane_upper_fits(frame, l4, L4_AT, protocol, payload)? {
+        let (protocol, l4_at) = lane_ipv6_upper(frame, ip[6], end)?;
+        let l4: &[u8; 8] = frame.get(l4_at..l4_at + 8)?.try_into().ok()?;
+        let port = u16::from_be_bytes([l4[2], l4[3]]);
+        let entry = snapshot.ipv6_lane.iter().find(|e| e.protocol == protocol && e.port == port && e.vip == ip[24..40])?;
+        if !lane_upper_fits(frame, l4, l4_at, protocol, end - l4_at)? {
             return None;
         }
         if snapshot.ports.get(usize::from(in_port)).is_none_or(|p| head[..6] != p.mac) {
             return None;
         }
-        let (label_key, _) = lane_label_keys(head);
-        Some((entry.service, self.classifier.sessions.hash(&label_key)))
+        let label = u32::from_be_bytes([ip[0], ip[1], ip[2], ip[3]]) & 0x000f_ffff;
+        let sessions = &self.classifier.sessions;
+        Some(if entry.labels && label != 0 {
+            (entry.service, sessions.hash(&lane_label_key(head)), true)
+        } else {
+            let ports = [l4[0], l4[1], l4[2], l4[3]];
+            (entry.service, sessions.hash(&lane_ipv6_tuple_key(head, &ports, protocol)), false)
+        })
     }
 
-    /// [`finish`](Self::finish) of a frame the label lane took: the general path's table work
-    /// for its label and 5-tuple (`Classifier::by_label`: the label's session, the 5-tuple
-    /// beside it, relabels, suspect labels, Maglev and the inserts), then, for a NAT to an IPv6
-    /// node whose next hop is known, the rewrite at the lane's fixed offsets; anything else goes
-    /// to `send_to_node` with the frame's parse.
+    /// [`finish`](Self::finish) of a frame the IPv6 lane took: the general path's table work
+    /// for its label and 5-tuple (`LABEL`: `Classifier::by_label`: the label's session, the
+    /// 5-tuple beside it, relabels, suspect labels, Maglev and the inserts) or its 5-tuple alone
+    /// (`Classifier::by_session`), then, for a NAT to an IPv6 node whose next hop is known, the
+    /// rewrite at the upper layer's offset; anything else goes to `send_to_node` with the
+    /// frame's parse.
     #[inline(never)]
-    fn finish_label<F: Frame>(&mut self, now: u64, in_port: u16, frame: &mut F, service_index: u16, hash: u64) -> Action {
+    fn finish_ipv6<F: Frame, const LABEL: bool>(&mut self, now: u64, in_port: u16, frame: &mut F, service_index: u16, hash: u64) -> Action {
         const IP: usize = wire::ethernet::field::HEADER_LEN;
-        let Some(head) = frame.data().first_chunk::<{ IP + 48 }>() else {
+        let data = frame.data();
+        // The first pass's walk, again over the same bytes.
+        let Some(((protocol, l4_at), head)) = data.first_chunk::<{ IP + 40 }>().and_then(|head| {
+            let end = IP + 40 + usize::from(u16::from_be_bytes([head[IP + 4], head[IP + 5]]));
+            Some((lane_ipv6_upper(data, head[IP + 6], end)?, head))
+        }) else {
             return Action::Drop(DropReason::NotForUs);
         };
-        let (label_key, tuple_key) = lane_label_keys(head);
-        let tcp = head[IP + 6] == wire::protocol::TCP;
+        let Some(ports) = data.get(l4_at..).and_then(|l4| l4.first_chunk::<4>()) else {
+            return Action::Drop(DropReason::NotForUs);
+        };
+        let tuple_key = lane_ipv6_tuple_key(head, ports, protocol);
         let snapshot = &*self.snapshot;
         let counters = &*self.counters;
         let Some(service) = snapshot.services.get(usize::from(service_index)) else {
             return Action::Drop(DropReason::NotForUs);
         };
-        let verdict = self.classifier.by_label_keys(snapshot, now, label_key, Some(tuple_key), service_index, service, hash, counters);
+        let verdict = if LABEL {
+            self.classifier.by_label_keys(snapshot, now, lane_label_key(head), Some(tuple_key), service_index, service, hash, counters)
+        } else {
+            self.classifier.by_tuple(snapshot, now, tuple_key, service_index, service, hash, counters)
+        };
         let (forward, target_port) = (service.forward, service.target_port);
-        self.lane_forward::<F, true>(now, in_port, frame, service_index, (forward, target_port), verdict, tcp)
+        self.lane_forward::<F, true>(now, in_port, frame, service_index, (forward, target_port), verdict, protocol == wire::protocol::TCP, l4_at)
     }
 
-    /// The end of [`finish_tuple`](Self::finish_tuple) and [`finish_label`](Self::finish_label):
+    /// The end of [`finish_tuple`](Self::finish_tuple) and [`finish_ipv6`](Self::finish_ipv6):
     /// the table work's `verdict` (`Forward` by a session route, or a drop) carried out as the
     /// general path does, counted as a session forward, by [`lane_nat`](Self::lane_nat) when it
     /// applies (a frame of the lane's family, IPv6 when `V6`), else by `send_to_node`. `how` is
     /// the service's `(forward, target_port)`.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    fn lane_forward<F: Frame, const V6: bool>(&mut self, now: u64, in_port: u16, frame: &mut F, service_index: u16, how: (Forward, Option<u16>), verdict: Verdict, tcp: bool) -> Action {
+    fn lane_forward<F: Frame, const V6: bool>(&mut self, now: u64, in_port: u16, frame: &mut F, service_index: u16, how: (Forward, Option<u16>), verdict: Verdict, tcp: bool, l4_at: usize) -> Action {
         let node_index = match verdict {
             Verdict::Forward { node, .. } => node,
             Verdict::Drop(reason) => return Action::Drop(reason),
             _ => return Action::Drop(DropReason::NotForUs),
         };
         self.counters.session_forwarded.inc();
-        if let Some(action) = self.lane_nat::<F, V6>(frame, how, service_index, node_index, tcp) {
+        if let Some(action) = self.lane_nat::<F, V6>(frame, how, service_index, node_index, tcp, l4_at) {
             return action;
         }
         self.lane_to_node(now, in_port, frame, service_index, node_index, how.1)
     }
 
-    /// The lanes' NAT (CID, session, label, first ClientHello): for a NAT service's node of the lane's family (IPv6
-    /// when `V6`) whose next hop is known (nearly always), the rewrite at the lane's fixed
-    /// offsets, the counters and the action, as `send_to_node` does them. `None` (nothing done)
-    /// for the rest.
+    /// The lanes' NAT (CID, session, IPv6, first ClientHello): for a NAT service's node of the
+    /// lane's family (IPv6 when `V6`) whose next hop is known (nearly always), the rewrite of
+    /// the IP header and of the upper layer at `l4_at`, the counters and the action, as
+    /// `send_to_node` does them. `None` (nothing done) for the rest.
     #[inline(always)]
-    fn lane_nat<F: Frame, const V6: bool>(&self, frame: &mut F, (forward, target_port): (Forward, Option<u16>), service_index: u16, node_index: u16, tcp: bool) -> Option<Action> {
+    fn lane_nat<F: Frame, const V6: bool>(&self, frame: &mut F, (forward, target_port): (Forward, Option<u16>), service_index: u16, node_index: u16, tcp: bool, l4_at: usize) -> Option<Action> {
         let snapshot = &*self.snapshot;
         let node = snapshot.nodes.get(usize::from(node_index))?;
         let (Forward::Nat, Some(out), Some(next_hop_mac)) = (forward, snapshot.ports.get(usize::from(node.port)), node.next_hop_mac) else {
@@ -555,7 +626,7 @@ impl Worker {
         let rewritten = if !V6 && !tcp {
             rewrite::dnat_ipv4_udp(data, ttl, &node.address.bytes, target_port)
         } else {
-            rewrite::dnat_untagged::<V6>(data, tcp, ttl, &node.address.bytes, target_port)
+            rewrite::dnat_untagged::<V6>(data, tcp, ttl, l4_at, &node.address.bytes, target_port)
         };
         if let Err(reason) = rewritten {
             return Some(Action::Drop(reason));
@@ -567,7 +638,7 @@ impl Worker {
         Some(Action::Transmit { port: node.port })
     }
 
-    /// The rest of [`finish_tuple`](Self::finish_tuple) and [`finish_label`](Self::finish_label)
+    /// The rest of [`finish_tuple`](Self::finish_tuple) and [`finish_ipv6`](Self::finish_ipv6)
     /// when [`lane_nat`](Self::lane_nat) does not apply: `send_to_node` with the frame's parse.
     #[cold]
     #[inline(never)]
@@ -593,7 +664,7 @@ impl Worker {
             return None;
         };
         let service = self.snapshot.services.get(usize::from(service_index))?;
-        let action = self.lane_nat::<F, false>(frame, (service.forward, service.target_port), service_index, node_index, false)?;
+        let action = self.lane_nat::<F, false>(frame, (service.forward, service.target_port), service_index, node_index, false, IPV4_L4_AT)?;
         self.counters.cid_forwarded.inc();
         Some(action)
     }
@@ -702,8 +773,16 @@ impl Worker {
             Ok(parsed) => parsed,
             // The session lane's frames have no parse either (see `Prepared`; checked here, off
             // the general path's way).
-            Err(_) if let Lead::Known(Step::Session { service, hash }) = prepared.lead => return self.finish_tuple(now, in_port, frame, service, hash),
-            Err(_) if let Lead::Known(Step::Label { service, hash }) = prepared.lead => return self.finish_label(now, in_port, frame, service, hash),
+            Err(_) if let Lead::Known(Step::Session { service, hash }) = prepared.lead => {
+                // The session lane's IPv4 frames and the IPv6 lane's 5-tuple frames share the
+                // lead: the ethertype's first byte tells 0x0800 from 0x86dd.
+                return if frame.data().get(12) == Some(&wire::ethernet::ethertype::IPV6.to_be_bytes()[0]) {
+                    self.finish_ipv6::<F, false>(now, in_port, frame, service, hash)
+                } else {
+                    self.finish_tuple(now, in_port, frame, service, hash)
+                };
+            }
+            Err(_) if let Lead::Known(Step::Label { service, hash }) = prepared.lead => return self.finish_ipv6::<F, true>(now, in_port, frame, service, hash),
             Err(_) if let Lead::Known(Step::Decided(Verdict::Forward { service, node, route: Route::Hello })) = prepared.lead => {
                 return self.finish_hello(now, in_port, frame, service, node)
             }

@@ -85,6 +85,12 @@ pub const CONFIGS: &[ConfigEdit] = &[
         64,
         16,
     ),
+    (
+        "the IPv6 service by the five-tuple (the IPv6 lane's 5-tuple path), target port",
+        |t| t.replace("protocol = \"any\"\nbalance = \"flow-label\"", "protocol = \"any\"\nbalance = \"five-tuple\"\ntarget_port = 8443"),
+        64,
+        16,
+    ),
 ];
 
 /// The demo config with small Maglev tables (fast to build per input) and `edit` applied.

@@ -411,14 +411,15 @@ fn the_session_lane_takes_5_tuple_flows_and_decides_them_as_the_reference() {
     }
 }
 
-/// The label lane (`Worker::prepare` reading a frame's `<source, destination, label>` key from
-/// its bytes, with no parse; `Worker::finish_label`) takes the `flow-label` profile's segments,
-/// and the same turned into UDP datagrams, and decides each as the reference path does: new
-/// labels and hits, relabelled flows, suspect labels (`verify`), the hop limit spent, a target
-/// port, a node's next hop unknown, IP-in-IP, a node down. It leaves to the general path a zero
-/// label, an extension header, a payload longer than the frame, another port, a multicast MAC.
+/// The IPv6 lane (`Worker::prepare` reading a frame's `<source, destination, label>` key or
+/// 5-tuple from its bytes, with no parse; `Worker::finish_ipv6`) takes the `flow-label`
+/// profile's segments, and the same turned into UDP datagrams, and decides each as the
+/// reference path does: new labels and hits, relabelled flows, suspect labels (`verify`), zero
+/// labels (the 5-tuple path), the hop limit spent, a target port, a node's next hop unknown,
+/// IP-in-IP, a node down. It leaves to the general path a Fragment header, a payload longer
+/// than the frame, another port, a multicast MAC.
 #[test]
-fn the_label_lane_takes_labelled_flows_and_decides_them_as_the_reference() {
+fn the_ipv6_lane_takes_labelled_flows_and_decides_them_as_the_reference() {
     let profile = cidlb_perf::bench::find("flow-label").unwrap();
     let packets = small_capture(profile, 300);
     let config = profile.config();
@@ -471,29 +472,29 @@ fn the_label_lane_takes_labelled_flows_and_decides_them_as_the_reference() {
                         bytes[16..18].copy_from_slice(&next[16..18]);
                         bytes[22..38].copy_from_slice(&next[22..38]);
                     }
-                    // A zero label; a hop-by-hop header named (not there); the payload one
-                    // byte past the frame; a multicast MAC; another port.
+                    // A zero label (the lane's 5-tuple path); a Fragment header named (not
+                    // there); the payload one byte past the frame; a multicast MAC; another port.
                     3 => {
                         bytes[15] &= 0xf0;
                         bytes[16] = 0;
                         bytes[17] = 0;
                     }
-                    5 => bytes[20] = 0,
+                    5 => bytes[20] = 44,
                     7 => bytes[18..20].copy_from_slice(&(payload + 1).to_be_bytes()),
                     8 => bytes[0] = 0x33,
                     9 => bytes[57] ^= 0x01,
                     _ => {}
                 }
                 let what = format!("{name}: packet {i} of round {round}");
-                let (action, out) = decide_both(&mut lane, &mut reference, now, &bytes, matches!(damage, 0 | 1 | 2 | 4 | 6), &what);
-                laned += usize::from(matches!(damage, 0 | 1 | 2 | 4 | 6));
+                let (action, out) = decide_both(&mut lane, &mut reference, now, &bytes, matches!(damage, 0..=4 | 6), &what);
+                laned += usize::from(matches!(damage, 0..=4 | 6));
                 held += usize::from(matches!(action, Action::Hold { .. }));
                 tunneled += usize::from(out.len() == bytes.len() + 40);
                 now += 20_000;
             }
         }
         assert_eq!(counters(&lane), counters(&reference), "{name}: counters differ");
-        check_lane_run(name, packets.len() * 3 / 2, laned, held, tunneled);
+        check_lane_run(name, packets.len() * 3 * 6 / 10, laned, held, tunneled);
         if name != "labels verified" {
             assert!(lane.counters.relabels.get() > 0, "{name}: no relabel");
         } else {
@@ -551,5 +552,119 @@ fn the_session_lane_takes_dtls_datagrams_bound_for_the_session_path() {
         assert!(laned >= packets.len() * 9 / 10, "{name}: {laned} in the lane");
         assert!(hellos >= packets.len() / 4, "{name}: {hellos} first ClientHellos forwarded");
         assert!(lane.counters.hello_forwarded.get() > 0 && lane.counters.session_forwarded.get() > 0, "{name}");
+    }
+}
+
+/// `frame` (an Ethernet and IPv6 frame of the `flow-label-ext` profile: hop-by-hop and
+/// destination options headers, 8 bytes each, before a TCP segment) with `count` option
+/// headers instead (a hop-by-hop header, then destination options headers), 8 bytes each.
+fn with_option_headers(frame: &[u8], count: usize) -> Vec<u8> {
+    const UPPER: usize = 14 + 40 + 16;
+    let mut bytes = frame[..54].to_vec();
+    bytes[20] = 0;
+    for i in 0..count {
+        let next = if i + 1 == count { frame[62] } else { 60 };
+        bytes.extend_from_slice(&[next, 0, 1, 4, 0, 0, 0, 0]);
+    }
+    bytes.extend_from_slice(&frame[UPPER..]);
+    let payload = (bytes.len() - 54) as u16;
+    bytes[18..20].copy_from_slice(&payload.to_be_bytes());
+    bytes
+}
+
+/// The IPv6 lane takes the `flow-label-ext` profile's segments (hop-by-hop and destination
+/// options headers before TCP), with labels and, as in `flow-label-zero`, without, and the same
+/// turned into UDP datagrams, for every kind of service it serves (labels trusted, verified,
+/// ignored; `five-tuple`), and decides each as the reference path does, the upper layer found
+/// after the options (new sessions and hits, the hop limit spent, a target port, a node's next
+/// hop unknown, IP-in-IP, a node down). It leaves to the general path what its walk does not
+/// take: an option header longer than the packet, a routing header, a Fragment header, a chain
+/// longer than eight headers, a payload longer than the frame; and another port, a multicast MAC.
+#[test]
+fn the_ipv6_lane_takes_option_headers_and_zero_labels_as_the_reference() {
+    let profile = cidlb_perf::bench::find("flow-label-ext").unwrap();
+    let packets = small_capture(profile, 300);
+    assert!(packets.iter().all(|p| p.bytes[20] == 0 && p.bytes[54] == 60 && p.bytes[62] == 6), "hop-by-hop, destination options, TCP");
+    let config = profile.config();
+    let web6 = "protocol = \"any\"\nbalance = \"flow-label\"";
+    assert!(config.contains(web6));
+    let with = |extra: &str| config.replace(web6, &format!("{web6}\n{extra}"));
+    let verify = with("label_policy = \"verify\"");
+    let ignore = with("label_policy = \"ignore\"");
+    let five = config.replace(web6, "protocol = \"any\"\nbalance = \"five-tuple\"");
+    let target = with("target_port = 8443");
+    let unresolved = config.replace("ip = \"2001:db8::22\"\nmac = \"02:00:00:00:00:22\"\n", "ip = \"2001:db8::99\"\nmac = \"02:00:00:00:00:22\"\n");
+    let ipip = with("forward = \"ipip\"");
+    assert!([&verify, &ignore, &five, &target, &unresolved, &ipip].iter().all(|c| **c != config));
+    let mut down = RuntimeState::default();
+    down.health.insert(33, NodeState::Down);
+    let cases = [
+        ("as generated", &config, RuntimeState::default(), false),
+        ("labels verified", &verify, RuntimeState::default(), false),
+        ("labels ignored", &ignore, RuntimeState::default(), false),
+        ("five-tuple", &five, RuntimeState::default(), false),
+        ("UDP and TCP, target port", &target, RuntimeState::default(), true),
+        ("node 34 unresolved", &unresolved, RuntimeState::default(), false),
+        ("IP-in-IP", &ipip, RuntimeState::default(), false),
+        ("node 33 down", &config, down, false),
+    ];
+    for (name, config, runtime, udp) in cases {
+        let (mut lane, mut reference) = workers_over(config, &runtime);
+        let (mut laned, mut held, mut tunneled) = (0, 0, 0);
+        let mut now = 1_000_000_000u64;
+        // Twice over the flows: new sessions first, hits after.
+        for round in 0..2 {
+            for (i, p) in packets.iter().enumerate() {
+                let mut bytes = p.bytes.clone();
+                if udp && i % 2 == 1 {
+                    // The destination options header's next header UDP, the datagram as long as
+                    // what follows the options.
+                    bytes[62] = 17;
+                    let length = u16::from_be_bytes([bytes[18], bytes[19]]) - 16;
+                    bytes[74..76].copy_from_slice(&length.to_be_bytes());
+                }
+                // Half the flows without a label, as in `flow-label-zero`.
+                if (i / 3) % 2 == 1 {
+                    bytes[15] &= 0xf0;
+                    bytes[16] = 0;
+                    bytes[17] = 0;
+                }
+                let damage = (i / 2 + round) % 12;
+                match damage {
+                    // The hop limit spent (the lane's, dropped as the reference drops it).
+                    1 => bytes[21] = 1,
+                    // Eight option headers (the most the walk takes).
+                    2 => bytes = with_option_headers(&bytes, 8),
+                    // The hop-by-hop header longer than the packet; a routing header after it;
+                    // a Fragment header after the destination options; nine option headers;
+                    // the payload one byte past the frame; a multicast MAC; another port.
+                    3 => bytes[55] = 0x20,
+                    5 => bytes[54] = 43,
+                    7 => bytes[62] = 44,
+                    8 => bytes = with_option_headers(&bytes, 9),
+                    9 => {
+                        let payload = u16::from_be_bytes([bytes[18], bytes[19]]) + 1;
+                        bytes[18..20].copy_from_slice(&payload.to_be_bytes());
+                    }
+                    10 => bytes[0] = 0x33,
+                    11 => bytes[73] ^= 0x01,
+                    _ => {}
+                }
+                let lanes = matches!(damage, 0 | 1 | 2 | 4 | 6);
+                let what = format!("{name}: packet {i} of round {round} (damage {damage})");
+                let (action, out) = decide_both(&mut lane, &mut reference, now, &bytes, lanes, &what);
+                if damage == 8 {
+                    assert_eq!(action, Action::Drop(DropReason::Ipv6ExtensionChainTooLong), "{what}");
+                }
+                laned += usize::from(lanes);
+                held += usize::from(matches!(action, Action::Hold { .. }));
+                tunneled += usize::from(out.len() == bytes.len() + 40);
+                now += 20_000;
+            }
+        }
+        assert_eq!(counters(&lane), counters(&reference), "{name}: counters differ");
+        check_lane_run(name, packets.len() * 2 * 5 / 12, laned, held, tunneled);
+        let forwarded = lane.counters.session_forwarded.get();
+        assert!(forwarded >= (packets.len() * 2 * 5 / 12) as u64 / 2, "{name}: {forwarded} forwarded");
     }
 }
