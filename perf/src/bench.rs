@@ -101,6 +101,7 @@ pub const BENCH_PROFILES: &[BenchProfile] = &[
         session_timeout: "1ms",
         ..profile("new-flows", "handshake", 1 << 17, 1 << 17, Target::VsTestpmd(0.5), "every packet a new flow", "DTLS ClientHellos from 128 K 5-tuples with a 1 ms session timeout: every packet misses and inserts (table filling)")
     },
+    profile("hello-flood", "hello", 1 << 17, 1 << 17, Target::None, "", "clients' first DTLS ClientHellos (no cookie) from 128 K 5-tuples: each a new flow, answered by Maglev over its 5-tuple with no session (a spoofed handshake flood)"),
     profile("flow-label", "flow-label", 8192, 1000, Target::VsTestpmd(0.8), "flow-label path", "IPv6 TCP, non-zero labels, 1000 flows"),
     profile("flow-label-ext", "flow-label-ext", 8192, 1000, Target::VsTestpmd(0.8), "flow-label path", "as flow-label, with hop-by-hop and destination options headers"),
     profile("flow-label-frag", "flow-label-frag", 8192, 1000, Target::VsTestpmd(0.8), "flow-label path", "IPv6 UDP, labelled, every datagram in two fragments (1280 + ~200 bytes)"),

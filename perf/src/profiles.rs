@@ -51,6 +51,12 @@ pub fn handshake_packet(client: u32, source_port: u16) -> Vec<u8> {
     from_gateway(PacketBuilder::udp4(client4(client), VIP4, source_port, COAPS_PORT).payload(&dtls::client_hello(60))).build()
 }
 
+/// A client's first DTLS 1.2 ClientHello (no cookie, message_seq 0: RFC 6347 §4.2.1) from
+/// `client`: the `dtls-cid` service answers it statelessly (the `Hello` route, no session).
+pub fn first_hello_packet(client: u32, source_port: u16) -> Vec<u8> {
+    from_gateway(PacketBuilder::udp4(client4(client), VIP4, source_port, COAPS_PORT).payload(&dtls::client_hello_with(&[], &[]))).build()
+}
+
 /// A plain CoAP confirmable GET from `client` (RFC 7252 §3).
 pub fn coap_packet(client: u32, source_port: u16, message_id: u16) -> Vec<u8> {
     let id = message_id.to_be_bytes();
@@ -108,6 +114,7 @@ pub const PROFILES: &[(&str, &str)] = &[
     ("demo", "a mix of every scenario: handshakes, CID records (also after NAT rebinding), plain CoAP, IPv6 flow-label TCP and fragmented UDP, node replies, ARP/echo, and malformed packets"),
     ("cid", "DTLS CID records from `flows` clients over `nodes` nodes (the stateless path)"),
     ("handshake", "DTLS ClientHellos, every one a new 5-tuple (`packets` distinct 5-tuples: table filling)"),
+    ("hello", "clients' first DTLS ClientHellos (no cookie), every one from a new 5-tuple (`packets` distinct 5-tuples): a spoofed handshake flood, answered without a session"),
     ("session", "plain CoAP over a fixed set of `flows` 5-tuples (the session hit path)"),
     ("flow-label", "IPv6 TCP with non-zero flow labels over a fixed set of flows"),
     ("flow-label-ext", "as flow-label, with hop-by-hop and destination options headers"),
@@ -157,6 +164,7 @@ pub fn generate(profile: &str, params: &ProfileParams) -> Result<Vec<CapturedPac
         "cid" | "ipip" => (0..params.packets).map(|i| cid_stream_packet(&mut rng, params, i as u64)).collect(),
         // Address and source port both vary: up to 32 M distinct 5-tuples.
         "handshake" => (0..params.packets).map(|i| handshake_packet(i as u32 % 500, 1024 + ((i / 500) % 64000) as u16)).collect(),
+        "hello" => (0..params.packets).map(|i| first_hello_packet(i as u32 % 500, 1024 + ((i / 500) % 64000) as u16)).collect(),
         // Flows visited in order: each 5-tuple once per `flows` packets, so with more flows
         // than the cache holds every lookup misses the cache (the 1 M live sessions case).
         "session" => (0..params.packets)

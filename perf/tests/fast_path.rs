@@ -668,3 +668,23 @@ fn the_ipv6_lane_takes_option_headers_and_zero_labels_as_the_reference() {
         assert!(forwarded >= (packets.len() * 2 * 5 / 12) as u64 / 2, "{name}: {forwarded} forwarded");
     }
 }
+
+/// The `hello-flood` bench profile is what it says: every frame a client's first ClientHello
+/// from a new 5-tuple, forwarded by the `Hello` route with no session (the lane's, as the
+/// reference decides it).
+#[test]
+fn the_hello_flood_profile_is_first_client_hellos_answered_without_a_session() {
+    let profile = cidlb_perf::bench::find("hello-flood").unwrap();
+    let packets = small_capture(profile, u32::MAX);
+    let (mut lane, mut reference) = workers_over(&profile.config(), &RuntimeState::default());
+    let mut tuples = std::collections::HashSet::new();
+    for (i, p) in packets.iter().enumerate() {
+        tuples.insert(p.bytes[26..38].to_vec());
+        let (action, _) = decide_both(&mut lane, &mut reference, 1_000_000_000 + i as u64 * 1000, &p.bytes, true, &format!("packet {i}"));
+        assert!(matches!(action, Action::Transmit { .. }), "packet {i}: {action:?}");
+    }
+    assert_eq!(tuples.len(), packets.len(), "a new 5-tuple every frame");
+    assert_eq!(lane.counters.hello_forwarded.get(), packets.len() as u64);
+    assert_eq!(lane.counters.sessions_created.get(), 0);
+    assert_eq!(counters(&lane), counters(&reference));
+}
