@@ -331,11 +331,16 @@ impl Worker {
             slot.lead = Lead::Cid { service, node };
             return;
         }
-        if let Some(step) = self.tuple_lane(in_port, frame) {
+        if let Some((service, hash, hello)) = self.tuple_lane(in_port, frame) {
             // No parse: `finish` reads the 5-tuple from the bytes again.
             slot.parsed = Err(DropReason::NotForUs);
-            slot.lead = Lead::Known(step);
-            self.classifier.prefetch(&slot.lead);
+            slot.lead = Lead::Known(match hello {
+                Some(node) => Step::Decided(Verdict::Forward { service, node, route: Route::Hello }),
+                None => {
+                    self.classifier.sessions.prefetch(hash);
+                    Step::Session { service, hash }
+                }
+            });
             return;
         }
         if let Some((service, hash, label)) = self.ipv6_lane(in_port, frame) {
@@ -405,8 +410,9 @@ impl Worker {
         Some((entry.service, node_index))
     }
 
-    /// The session lane: the (service, table hash of the 5-tuple) of a frame the general path
-    /// would take down the 5-tuple session path (`Step::Session`), checked from the bytes at
+    /// The session lane: the (service, table hash of the 5-tuple, and for a client's first
+    /// ClientHello its `Hello` route's node) of a frame the general path would take down the
+    /// 5-tuple session path (`Step::Session`) or the `Hello` route, checked from the bytes at
     /// fixed offsets: untagged IPv4 without options, not a fragment, a whole UDP datagram or a
     /// TCP segment whose header fits the datagram (the checks of `wire::parse`'s fixed-offset
     /// parse), to this port's MAC, to a VIP, port and protocol of `Snapshot::tuple_lane` (a
@@ -415,7 +421,7 @@ impl Worker {
     /// lane it skips the `Parsed` and the lead and verdict plumbing; the table work is the
     /// general path's own (`Classifier::by_session`), in [`finish_tuple`](Self::finish_tuple).
     #[inline(always)]
-    fn tuple_lane(&self, in_port: u16, frame: &[u8]) -> Option<Step> {
+    fn tuple_lane(&self, in_port: u16, frame: &[u8]) -> Option<(u16, u64, Option<u16>)> {
         const ETH: usize = wire::ethernet::field::HEADER_LEN;
         const L4_AT: usize = ETH + 20;
         let snapshot = &*self.snapshot;
@@ -455,11 +461,10 @@ impl Worker {
                 return None;
             }
             if wire::dtls::is_first_client_hello(payload) {
-                let node = service.pick(hash)?;
-                return Some(Step::Decided(Verdict::Forward { service: entry.service, node, route: Route::Hello }));
+                return Some((entry.service, hash, Some(service.pick(hash)?)));
             }
         }
-        Some(Step::Session { service: entry.service, hash })
+        Some((entry.service, hash, None))
     }
 
     /// [`finish`](Self::finish) of a client's first ClientHello the session lane decided (the
