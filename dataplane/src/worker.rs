@@ -507,12 +507,11 @@ impl Worker {
 
     /// The IPv6 lane: the (service, table hash, label path or not) of the general path's lead
     /// (`Step::Label` with the table hash of the `<source, destination, label>` key, or
-    /// `Step::Session` with the 5-tuple's) of a frame the
-    /// general path would take down the flow-label or the 5-tuple session path, checked from
-    /// the bytes: untagged IPv6 whose upper layer follows the fixed header or hop-by-hop and
-    /// destination options headers ([`lane_ipv6_upper`]), a whole UDP datagram or a TCP segment
-    /// whose header fits the packet (the checks of `wire::parse`'s fixed-offset parse and its
-    /// walk), to this port's MAC, to a VIP, port and protocol of `Snapshot::ipv6_lane` (a
+    /// `Step::Session` with the 5-tuple's) of a frame the general path would take down the
+    /// flow-label or the 5-tuple session path, checked from the bytes: untagged IPv6 whose
+    /// upper layer follows the fixed header or hop-by-hop and destination options headers
+    /// ([`lane_ipv6_upper`]), a whole UDP datagram or a TCP segment whose header fits the
+    /// packet (the checks of `wire::parse`'s fixed-offset parse and its walk), to this port's MAC, to a VIP, port and protocol of `Snapshot::ipv6_lane` (a
     /// `flow-label` or `five-tuple` service, the one `find_service` gives). The label path when
     /// the service uses labels and the label is not zero, as `Classifier::lead` chooses. `None`
     /// for every other frame (fragments, routing headers, …), which takes the general path. The
