@@ -315,18 +315,55 @@ fn decide_both(lane: &mut Worker, reference: &mut Worker, now: u64, bytes: &[u8]
     (action, a.data().to_vec())
 }
 
-/// What a lane test's run over its cases must show: most of the `lane_frames` in the lane,
-/// frames held only where a next hop is unresolved (a fifth at least there), and nearly all
-/// tunnelled in the IP-in-IP case.
-fn check_lane_run(name: &str, lane_frames: usize, laned: usize, held: usize, tunneled: usize) {
-    assert!(laned >= lane_frames * 9 / 10, "{name}: {laned} of ~{lane_frames} in the lane");
-    if name.ends_with("unresolved") {
-        assert!(held >= lane_frames / 5, "{name}: {held} held");
-    } else {
-        assert_eq!(held, 0, "{name}: {held} held");
-    }
-    if name == "IP-in-IP" {
-        assert!(tunneled >= lane_frames * 9 / 10, "{name}: {tunneled} tunnelled");
+/// One case of a lane test: its name, config, health, and a flag for the test's `shape`.
+type LaneCase<'a> = (&'a str, &'a String, RuntimeState, bool);
+
+/// Runs each case over `rounds` passes of `packets` through `decide_both` (a data-path worker
+/// and a reference worker built alike): `shape(flag, i, round, bytes)` makes packet `i` of
+/// `round` and says whether the lane must take it and, if given, the action it must come to.
+/// Per case the counters must agree, at least a third of the frames must have been the lane's,
+/// frames held only where a next hop is unresolved (a fifth of the lane's at least there), and
+/// nearly all tunnelled (`grow` bytes longer) in the IP-in-IP case; `after(name, worker)` checks
+/// the rest.
+fn run_lane_cases(
+    cases: Vec<LaneCase>,
+    packets: &[cidlb_dataplane::io::pcap::CapturedPacket],
+    rounds: usize,
+    grow: usize,
+    shape: impl Fn(bool, usize, usize, &mut Vec<u8>) -> (bool, Option<Action>),
+    after: impl Fn(&str, &Worker),
+) {
+    for (name, config, runtime, flag) in cases {
+        let (mut lane, mut reference) = workers_over(config, &runtime);
+        let (mut laned, mut held, mut tunneled) = (0, 0, 0);
+        let mut now = 1_000_000_000u64;
+        for round in 0..rounds {
+            for (i, p) in packets.iter().enumerate() {
+                let mut bytes = p.bytes.clone();
+                let (lanes, must) = shape(flag, i, round, &mut bytes);
+                let what = format!("{name}: packet {i} of round {round}");
+                let (action, out) = decide_both(&mut lane, &mut reference, now, &bytes, lanes, &what);
+                if let Some(must) = must {
+                    assert_eq!(action, must, "{what}");
+                }
+                laned += usize::from(lanes);
+                held += usize::from(matches!(action, Action::Hold { .. }));
+                tunneled += usize::from(out.len() == bytes.len() + grow);
+                now += 20_000;
+            }
+        }
+        assert_eq!(counters(&lane), counters(&reference), "{name}: counters differ");
+        let total = packets.len() * rounds;
+        assert!(laned * 3 >= total, "{name}: {laned} of {total} in the lane");
+        if name.ends_with("unresolved") {
+            assert!(held >= laned / 5, "{name}: {held} held");
+        } else {
+            assert_eq!(held, 0, "{name}: {held} held");
+        }
+        if name == "IP-in-IP" {
+            assert!(tunneled >= laned * 9 / 10, "{name}: {tunneled} tunnelled");
+        }
+        after(name, &lane);
     }
 }
 
@@ -357,58 +394,44 @@ fn the_session_lane_takes_5_tuple_flows_and_decides_them_as_the_reference() {
         ("IP-in-IP", &ipip, RuntimeState::default(), false),
         ("node 3 down", &config, down, false),
     ];
-    for (name, config, runtime, tcp) in cases {
-        let (mut lane, mut reference) = workers_over(config, &runtime);
-        let (mut laned, mut held, mut tunneled) = (0, 0, 0);
-        let mut now = 1_000_000_000u64;
-        // Twice over the flows: new sessions first, hits after.
-        for round in 0..2 {
-            for (i, p) in packets.iter().enumerate() {
-                let mut bytes = p.bytes.clone();
-                let is_tcp = tcp && i % 2 == 1;
-                if is_tcp {
-                    // The protocol, room for a 20-byte TCP header (the IP length grown by as
-                    // much) and its data offset, 5 words.
-                    let grow = (14 + 20 + 20usize).saturating_sub(bytes.len());
-                    bytes.resize(bytes.len() + grow, 0);
-                    let total = u16::from_be_bytes([bytes[16], bytes[17]]) + grow as u16;
-                    bytes[16..18].copy_from_slice(&total.to_be_bytes());
-                    bytes[23] = 6;
-                    bytes[46] = 0x50;
-                }
-                let damage = (i / 2 + round) % 10;
-                match damage {
-                    // TTL 1 (the lane's, dropped as the reference drops it).
-                    1 => bytes[22] = 1,
-                    // UDP: the datagram one byte longer than its packet; TCP: a header that
-                    // does not fit the segment.
-                    3 if is_tcp => bytes[46] = 0xf0,
-                    3 => {
-                        let length = u16::from_be_bytes([bytes[38], bytes[39]]) + 1;
-                        bytes[38..40].copy_from_slice(&length.to_be_bytes());
-                    }
-                    // More fragments; IHL 6 (an option); a multicast destination MAC; another port.
-                    5 => bytes[20] |= 0x20,
-                    7 => bytes[14] = 0x46,
-                    8 => bytes[0] = 0x01,
-                    9 => bytes[37] ^= 0x01,
-                    _ => {}
-                }
-                let what = format!("{name}: packet {i} of round {round}");
-                let (action, out) = decide_both(&mut lane, &mut reference, now, &bytes, matches!(damage, 0 | 1 | 2 | 4 | 6), &what);
-                laned += usize::from(matches!(damage, 0 | 1 | 2 | 4 | 6));
-                held += usize::from(matches!(action, Action::Hold { .. }));
-                tunneled += usize::from(out.len() == bytes.len() + 20);
-                now += 20_000;
+    // Twice over the flows: new sessions first, hits after.
+    let shape = |tcp: bool, i: usize, round: usize, bytes: &mut Vec<u8>| {
+        let is_tcp = tcp && i % 2 == 1;
+        if is_tcp {
+            // The protocol, room for a 20-byte TCP header (the IP length grown by as much) and
+            // its data offset, 5 words.
+            let grow = (14 + 20 + 20usize).saturating_sub(bytes.len());
+            bytes.resize(bytes.len() + grow, 0);
+            let total = u16::from_be_bytes([bytes[16], bytes[17]]) + grow as u16;
+            bytes[16..18].copy_from_slice(&total.to_be_bytes());
+            bytes[23] = 6;
+            bytes[46] = 0x50;
+        }
+        let damage = (i / 2 + round) % 10;
+        match damage {
+            // TTL 1 (the lane's, dropped as the reference drops it).
+            1 => bytes[22] = 1,
+            // UDP: the datagram one byte longer than its packet; TCP: a header that does not
+            // fit the segment.
+            3 if is_tcp => bytes[46] = 0xf0,
+            3 => {
+                let length = u16::from_be_bytes([bytes[38], bytes[39]]) + 1;
+                bytes[38..40].copy_from_slice(&length.to_be_bytes());
             }
+            // More fragments; IHL 6 (an option); a multicast destination MAC; another port.
+            5 => bytes[20] |= 0x20,
+            7 => bytes[14] = 0x46,
+            8 => bytes[0] = 0x01,
+            9 => bytes[37] ^= 0x01,
+            _ => {}
         }
-        assert_eq!(counters(&lane), counters(&reference), "{name}: counters differ");
-        check_lane_run(name, packets.len() * 2 / 2, laned, held, tunneled);
+        (matches!(damage, 0 | 1 | 2 | 4 | 6), None)
+    };
+    run_lane_cases(cases.into(), &packets, 2, 20, shape, |name, lane| {
         if name == "node 3 down" {
-            let created = lane.counters.sessions_created.get();
-            assert!(created > 0, "{name}: no session");
+            assert!(lane.counters.sessions_created.get() > 0, "{name}: no session");
         }
-    }
+    });
 }
 
 /// The IPv6 lane (`Worker::prepare` reading a frame's `<source, destination, label>` key or
@@ -440,67 +463,54 @@ fn the_ipv6_lane_takes_labelled_flows_and_decides_them_as_the_reference() {
         ("IP-in-IP", &ipip, RuntimeState::default(), false),
         ("node 33 down", &config, down, false),
     ];
-    for (name, config, runtime, udp) in cases {
-        let (mut lane, mut reference) = workers_over(config, &runtime);
-        let (mut laned, mut held, mut tunneled) = (0, 0, 0);
-        let mut now = 1_000_000_000u64;
-        // Three times over the flows: new labels first, hits and relabels after.
-        for round in 0..3 {
-            for (i, p) in packets.iter().enumerate() {
-                let mut bytes = p.bytes.clone();
-                assert_eq!(&bytes[12..14], &[0x86, 0xdd], "{name}: an IPv6 frame");
-                let payload = u16::from_be_bytes([bytes[18], bytes[19]]);
-                if udp && i % 2 == 1 {
-                    // Next header UDP, the datagram as long as the payload.
-                    bytes[20] = 17;
-                    bytes[58..60].copy_from_slice(&payload.to_be_bytes());
-                }
-                let damage = (i / 2 + round) % 10;
-                match damage {
-                    // The hop limit spent (the lane's, dropped as the reference drops it).
-                    1 => bytes[21] = 1,
-                    // After the first round: a new label on the same 5-tuple (a relabel); then
-                    // the next flow's source and label on this flow's ports, a label key another
-                    // 5-tuple owns (suspect under `verify`).
-                    2 if round == 1 => {
-                        let label = (u32::from_be_bytes([bytes[14], bytes[15], bytes[16], bytes[17]]) ^ 0x5a5) | 1;
-                        bytes[14..18].copy_from_slice(&label.to_be_bytes());
-                    }
-                    2 if round == 2 => {
-                        let next = &packets[(i + 1) % packets.len()].bytes;
-                        bytes[15] = (bytes[15] & 0xf0) | (next[15] & 0x0f);
-                        bytes[16..18].copy_from_slice(&next[16..18]);
-                        bytes[22..38].copy_from_slice(&next[22..38]);
-                    }
-                    // A zero label (the lane's 5-tuple path); a Fragment header named (not
-                    // there); the payload one byte past the frame; a multicast MAC; another port.
-                    3 => {
-                        bytes[15] &= 0xf0;
-                        bytes[16] = 0;
-                        bytes[17] = 0;
-                    }
-                    5 => bytes[20] = 44,
-                    7 => bytes[18..20].copy_from_slice(&(payload + 1).to_be_bytes()),
-                    8 => bytes[0] = 0x33,
-                    9 => bytes[57] ^= 0x01,
-                    _ => {}
-                }
-                let what = format!("{name}: packet {i} of round {round}");
-                let (action, out) = decide_both(&mut lane, &mut reference, now, &bytes, matches!(damage, 0..=4 | 6), &what);
-                laned += usize::from(matches!(damage, 0..=4 | 6));
-                held += usize::from(matches!(action, Action::Hold { .. }));
-                tunneled += usize::from(out.len() == bytes.len() + 40);
-                now += 20_000;
-            }
+    // Three times over the flows: new labels first, hits and relabels after.
+    let shape = |udp: bool, i: usize, round: usize, bytes: &mut Vec<u8>| {
+        assert_eq!(&bytes[12..14], &[0x86, 0xdd], "an IPv6 frame");
+        let payload = u16::from_be_bytes([bytes[18], bytes[19]]);
+        if udp && i % 2 == 1 {
+            // Next header UDP, the datagram as long as the payload.
+            bytes[20] = 17;
+            bytes[58..60].copy_from_slice(&payload.to_be_bytes());
         }
-        assert_eq!(counters(&lane), counters(&reference), "{name}: counters differ");
-        check_lane_run(name, packets.len() * 3 * 6 / 10, laned, held, tunneled);
+        let damage = (i / 2 + round) % 10;
+        match damage {
+            // The hop limit spent (the lane's, dropped as the reference drops it).
+            1 => bytes[21] = 1,
+            // After the first round: a new label on the same 5-tuple (a relabel); then the next
+            // flow's source and label on this flow's ports, a label key another 5-tuple owns
+            // (suspect under `verify`).
+            2 if round == 1 => {
+                let label = (u32::from_be_bytes([bytes[14], bytes[15], bytes[16], bytes[17]]) ^ 0x5a5) | 1;
+                bytes[14..18].copy_from_slice(&label.to_be_bytes());
+            }
+            2 if round == 2 => {
+                let next = &packets[(i + 1) % packets.len()].bytes;
+                bytes[15] = (bytes[15] & 0xf0) | (next[15] & 0x0f);
+                bytes[16..18].copy_from_slice(&next[16..18]);
+                bytes[22..38].copy_from_slice(&next[22..38]);
+            }
+            // A zero label (the lane's 5-tuple path); a Fragment header named (not there); the
+            // payload one byte past the frame; a multicast MAC; another port.
+            3 => {
+                bytes[15] &= 0xf0;
+                bytes[16] = 0;
+                bytes[17] = 0;
+            }
+            5 => bytes[20] = 44,
+            7 => bytes[18..20].copy_from_slice(&(payload + 1).to_be_bytes()),
+            8 => bytes[0] = 0x33,
+            9 => bytes[57] ^= 0x01,
+            _ => {}
+        }
+        (matches!(damage, 0..=4 | 6), None)
+    };
+    run_lane_cases(cases.into(), &packets, 3, 40, shape, |name, lane| {
         if name != "labels verified" {
             assert!(lane.counters.relabels.get() > 0, "{name}: no relabel");
         } else {
             assert!(lane.counters.labels_suspect.get() > 0, "{name}: no suspect label");
         }
-    }
+    });
 }
 
 /// The session lane takes a `dtls-cid` service's datagrams without a CID record (the
@@ -608,65 +618,49 @@ fn the_ipv6_lane_takes_option_headers_and_zero_labels_as_the_reference() {
         ("IP-in-IP", &ipip, RuntimeState::default(), false),
         ("node 33 down", &config, down, false),
     ];
-    for (name, config, runtime, udp) in cases {
-        let (mut lane, mut reference) = workers_over(config, &runtime);
-        let (mut laned, mut held, mut tunneled) = (0, 0, 0);
-        let mut now = 1_000_000_000u64;
-        // Twice over the flows: new sessions first, hits after.
-        for round in 0..2 {
-            for (i, p) in packets.iter().enumerate() {
-                let mut bytes = p.bytes.clone();
-                if udp && i % 2 == 1 {
-                    // The destination options header's next header UDP, the datagram as long as
-                    // what follows the options.
-                    bytes[62] = 17;
-                    let length = u16::from_be_bytes([bytes[18], bytes[19]]) - 16;
-                    bytes[74..76].copy_from_slice(&length.to_be_bytes());
-                }
-                // Half the flows without a label, as in `flow-label-zero`.
-                if (i / 3) % 2 == 1 {
-                    bytes[15] &= 0xf0;
-                    bytes[16] = 0;
-                    bytes[17] = 0;
-                }
-                let damage = (i / 2 + round) % 12;
-                match damage {
-                    // The hop limit spent (the lane's, dropped as the reference drops it).
-                    1 => bytes[21] = 1,
-                    // Eight option headers (the most the walk takes).
-                    2 => bytes = with_option_headers(&bytes, 8),
-                    // The hop-by-hop header longer than the packet; a routing header after it;
-                    // a Fragment header after the destination options; nine option headers;
-                    // the payload one byte past the frame; a multicast MAC; another port.
-                    3 => bytes[55] = 0x20,
-                    5 => bytes[54] = 43,
-                    7 => bytes[62] = 44,
-                    8 => bytes = with_option_headers(&bytes, 9),
-                    9 => {
-                        let payload = u16::from_be_bytes([bytes[18], bytes[19]]) + 1;
-                        bytes[18..20].copy_from_slice(&payload.to_be_bytes());
-                    }
-                    10 => bytes[0] = 0x33,
-                    11 => bytes[73] ^= 0x01,
-                    _ => {}
-                }
-                let lanes = matches!(damage, 0 | 1 | 2 | 4 | 6);
-                let what = format!("{name}: packet {i} of round {round} (damage {damage})");
-                let (action, out) = decide_both(&mut lane, &mut reference, now, &bytes, lanes, &what);
-                if damage == 8 {
-                    assert_eq!(action, Action::Drop(DropReason::Ipv6ExtensionChainTooLong), "{what}");
-                }
-                laned += usize::from(lanes);
-                held += usize::from(matches!(action, Action::Hold { .. }));
-                tunneled += usize::from(out.len() == bytes.len() + 40);
-                now += 20_000;
-            }
+    // Twice over the flows: new sessions first, hits after.
+    let shape = |udp: bool, i: usize, round: usize, bytes: &mut Vec<u8>| {
+        if udp && i % 2 == 1 {
+            // The destination options header's next header UDP, the datagram as long as what
+            // follows the options.
+            bytes[62] = 17;
+            let length = u16::from_be_bytes([bytes[18], bytes[19]]) - 16;
+            bytes[74..76].copy_from_slice(&length.to_be_bytes());
         }
-        assert_eq!(counters(&lane), counters(&reference), "{name}: counters differ");
-        check_lane_run(name, packets.len() * 2 * 5 / 12, laned, held, tunneled);
+        // Half the flows without a label, as in `flow-label-zero`.
+        if (i / 3) % 2 == 1 {
+            bytes[15] &= 0xf0;
+            bytes[16] = 0;
+            bytes[17] = 0;
+        }
+        let damage = (i / 2 + round) % 12;
+        match damage {
+            // The hop limit spent (the lane's, dropped as the reference drops it).
+            1 => bytes[21] = 1,
+            // Eight option headers (the most the walk takes).
+            2 => *bytes = with_option_headers(bytes, 8),
+            // The hop-by-hop header longer than the packet; a routing header after it; a
+            // Fragment header after the destination options; nine option headers; the payload
+            // one byte past the frame; a multicast MAC; another port.
+            3 => bytes[55] = 0x20,
+            5 => bytes[54] = 43,
+            7 => bytes[62] = 44,
+            8 => *bytes = with_option_headers(bytes, 9),
+            9 => {
+                let payload = u16::from_be_bytes([bytes[18], bytes[19]]) + 1;
+                bytes[18..20].copy_from_slice(&payload.to_be_bytes());
+            }
+            10 => bytes[0] = 0x33,
+            11 => bytes[73] ^= 0x01,
+            _ => {}
+        }
+        (matches!(damage, 0 | 1 | 2 | 4 | 6), (damage == 8).then_some(Action::Drop(DropReason::Ipv6ExtensionChainTooLong)))
+    };
+    let lane_frames = (packets.len() * 2 * 5 / 12) as u64;
+    run_lane_cases(cases.into(), &packets, 2, 40, shape, |name, lane| {
         let forwarded = lane.counters.session_forwarded.get();
-        assert!(forwarded >= (packets.len() * 2 * 5 / 12) as u64 / 2, "{name}: {forwarded} forwarded");
-    }
+        assert!(forwarded >= lane_frames / 2, "{name}: {forwarded} forwarded");
+    });
 }
 
 /// The `hello-flood` bench profile is what it says: every frame a client's first ClientHello
