@@ -412,6 +412,8 @@ impl RateLimit {
     }
 }
 
+// Test-only (never compiled into a binary, so never run on network input): each `unwrap()`
+// below is on a fixture the test built, and a failing one is a failing test (see lib.rs).
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -146,6 +146,8 @@ pub fn write_pcap(path: &Path, packets: &[CapturedPacket]) -> Result<(), Capture
     Ok(())
 }
 
+// Test-only (never compiled into a binary, so never run on network input): each `unwrap()`
+// below is on a fixture the test built, and a failing one is a failing test (see lib.rs).
 #[cfg(test)]
 mod tests {
     use super::*;

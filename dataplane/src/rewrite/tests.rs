@@ -1,6 +1,8 @@
 //! Rewrites checked against the builder: NAT by RFC 1624 must equal a packet built from
 #![forbid(unsafe_code)]
 //! scratch with the new fields (full checksum recomputation).
+// Test-only (never compiled into a binary, so never run on network input): each `unwrap()`
+// below is on a fixture the test built, and a failing one is a failing test (see lib.rs).
 use super::*;
 use crate::wire::build::{fragment, ExtensionHeader, PacketBuilder};
 use crate::wire::{checksum, parse};

@@ -1,4 +1,6 @@
 //! Session table tests: deterministic time, eviction policy, bounds, and a model check.
+// Test-only (never compiled into a binary, so never run on network input): each `unwrap()`
+// below is on a fixture the test built, and a failing one is a failing test (see lib.rs).
 use super::*;
 use proptest::prelude::*;
 use std::collections::{HashMap, HashSet};

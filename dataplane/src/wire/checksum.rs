@@ -175,6 +175,8 @@ pub fn verify_udp6(source: &[u8; 16], destination: &[u8; 16], udp: &[u8]) -> boo
     with_pseudo_header(pseudo, udp) == 0
 }
 
+// Test-only (never compiled into a binary, so never run on network input): each `unwrap()`
+// below is on a fixture the test built, and a failing one is a failing test (see lib.rs).
 #[cfg(test)]
 mod tests {
     use super::*;

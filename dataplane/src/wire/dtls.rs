@@ -281,6 +281,8 @@ fn first_cid_by_walk(payload: &[u8], cid_len: usize) -> Result<Option<&[u8]>, Dr
 
 /// [`first_cid_by_walk`] through the [`Records`] iterator: the reference the tests hold the
 /// walk to.
+// Test-only (never compiled into a binary, so never run on network input): each `unwrap()`
+// below is on a fixture the test built, and a failing one is a failing test (see lib.rs).
 #[cfg(test)]
 fn first_cid_by_records(payload: &[u8], cid_len: usize) -> Result<Option<&[u8]>, DropReason> {
     let mut records = Records::new(payload, cid_len);

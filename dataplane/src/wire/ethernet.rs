@@ -163,6 +163,8 @@ pub const fn is_multicast(mac: [u8; 6]) -> bool {
 
 pub const BROADCAST: [u8; 6] = [0xff; 6];
 
+// Test-only (never compiled into a binary, so never run on network input): each `unwrap()`
+// below is on a fixture the test built, and a failing one is a failing test (see lib.rs).
 #[cfg(test)]
 mod tests {
     use super::*;

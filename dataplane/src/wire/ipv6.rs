@@ -244,6 +244,8 @@ pub fn multicast_mac(address: [u8; 16]) -> [u8; 6] {
     [0x33, 0x33, address[12], address[13], address[14], address[15]]
 }
 
+// Test-only (never compiled into a binary, so never run on network input): each `unwrap()`
+// below is on a fixture the test built, and a failing one is a failing test (see lib.rs).
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,7 @@
 //! Tests of `parse` and the builder: golden bytes, every truncation point, re-parsing.
 #![forbid(unsafe_code)]
+// Test-only (never compiled into a binary, so never run on network input): each `unwrap()`
+// below is on a fixture the test built, and a failing one is a failing test (see lib.rs).
 use super::build::{dtls, fragment, ExtensionHeader, PacketBuilder};
 use super::*;
 use proptest::prelude::*;
