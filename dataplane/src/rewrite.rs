@@ -236,6 +236,26 @@ pub fn dnat_untagged<const V6: bool>(frame: &mut [u8], tcp: bool, ttl: u8, l4_at
     }
 }
 
+/// [`dnat`] of an untagged Ethernet frame carrying IPv6 whose upper layer is in another packet
+/// (a later fragment: a Fragment header right after the fixed header, at a non-zero offset),
+/// to the IPv6 address `bytes`, for a caller that checked that shape from the bytes (the
+/// worker's IPv6 lane) and so has no [`Parsed`]: the hop limit and the destination, nothing
+/// else (no upper-layer checksum is in this packet). The same bytes and result as [`dnat`] of
+/// that frame's parse.
+#[inline(always)]
+pub fn dnat_ipv6_no_upper(frame: &mut [u8], bytes: &[u8; 16]) -> Result<(), DropReason> {
+    const IP: usize = ethernet::field::HEADER_LEN;
+    let Some(header) = frame.get_mut(IP..IP + ipv6::field::HEADER_LEN) else {
+        return Err(DropReason::NoRoom);
+    };
+    if header[ipv6::field::HOP_LIMIT] <= 1 {
+        return Err(DropReason::TtlExceeded);
+    }
+    header[ipv6::field::HOP_LIMIT] -= 1;
+    header[ipv6::field::DESTINATION].copy_from_slice(bytes);
+    Ok(())
+}
+
 #[inline(never)]
 fn nat_general(frame: &mut [u8], parsed: &Parsed, side: Side, address: &[u8; 16], v6: bool, port: Option<u16>) -> Result<(), DropReason> {
     let l3 = parsed.l3_offset as usize;

@@ -178,6 +178,23 @@ pub struct Ipv6LaneEntry {
     /// A `flow-label` service that uses labels (`label_policy` `trust` or `verify`): a packet
     /// with a non-zero label takes the label path, others the 5-tuple session path.
     pub labels: bool,
+    /// A `flow-label` service that trusts labels (`label_policy = "trust"`): the first
+    /// fragment of a datagram with a non-zero label takes the label path too, and leaves no
+    /// trail in the fragment table (its later fragments go by the label,
+    /// `Snapshot::ipv6_fragment_lane`).
+    pub fragments: bool,
+}
+
+/// A (VIP, protocol) of the worker's IPv6 lane for later fragments (no ports: their service is
+/// the `flow-label` service `find_label_service` gives) and its service (index into
+/// `Snapshot::services`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ipv6FragmentLaneEntry {
+    /// The IPv6 VIP as its header bytes.
+    pub vip: [u8; 16],
+    /// `PROTO_UDP` or `PROTO_TCP`.
+    pub protocol: u8,
+    pub service: u16,
 }
 
 /// The IPv6 lane's entries (see `Snapshot::ipv6_lane`) of a built snapshot: for IPv6
@@ -191,9 +208,32 @@ fn ipv6_lane(snapshot: &Snapshot) -> Vec<Ipv6LaneEntry> {
             continue;
         }
         let labels = s.balance == Balance::FlowLabel && s.label_policy != LabelPolicy::Ignore;
+        let fragments = s.balance == Balance::FlowLabel && s.label_policy == LabelPolicy::Trust;
         for protocol in [PROTO_UDP, PROTO_TCP] {
             if lane.len() < TUPLE_LANE_MAX && s.matches(protocol, s.port) && snapshot.service_for(&s.vip, protocol, s.port) == Some(i as u16) {
-                lane.push(Ipv6LaneEntry { vip: s.vip.bytes, port: s.port, protocol, service: i as u16, labels });
+                lane.push(Ipv6LaneEntry { vip: s.vip.bytes, port: s.port, protocol, service: i as u16, labels, fragments });
+            }
+        }
+    }
+    lane
+}
+
+/// The IPv6 lane's entries for later fragments (see `Snapshot::ipv6_fragment_lane`) of a
+/// built snapshot: for each IPv6 VIP and protocol (UDP or TCP), the `flow-label` service
+/// [`Snapshot::find_label_service`] gives, where it trusts labels (`label_policy = "trust"`;
+/// under `verify` and `ignore` later fragments go by the fragment table).
+fn ipv6_fragment_lane(snapshot: &Snapshot) -> Vec<Ipv6FragmentLaneEntry> {
+    let mut lane = Vec::new();
+    for (i, s) in snapshot.services.iter().enumerate() {
+        if s.balance != Balance::FlowLabel || s.label_policy != LabelPolicy::Trust || !s.vip.v6 {
+            continue;
+        }
+        let Some(services) = snapshot.vips.get(&s.vip) else {
+            continue;
+        };
+        for protocol in [PROTO_UDP, PROTO_TCP] {
+            if lane.len() < TUPLE_LANE_MAX && snapshot.find_label_service(services, protocol) == Some(i as u16) {
+                lane.push(Ipv6FragmentLaneEntry { vip: s.vip.bytes, protocol, service: i as u16 });
             }
         }
     }
@@ -421,6 +461,10 @@ pub struct Snapshot {
     /// that balances IPv6 by the flow label or the 5-tuple, where it is the service
     /// `find_service` gives (at most [`TUPLE_LANE_MAX`]; none when `vip_shadowed`).
     pub ipv6_lane: Vec<Ipv6LaneEntry>,
+    /// The IPv6 lane's later fragments of labelled flows: the IPv6 VIP and protocol of each
+    /// `flow-label` service that trusts labels, where it is the service `find_label_service`
+    /// gives (at most [`TUPLE_LANE_MAX`]; none when `vip_shadowed`).
+    pub ipv6_fragment_lane: Vec<Ipv6FragmentLaneEntry>,
     /// (node address, source port, protocol) -> service, for stateless reverse NAT.
     pub replies: FxHashMap<(Address, u16, u8), u16>,
     /// Node id -> index into `nodes`.
@@ -614,6 +658,7 @@ impl Snapshot {
             cid_lane: Vec::new(),
             tuple_lane: Vec::new(),
             ipv6_lane: Vec::new(),
+            ipv6_fragment_lane: Vec::new(),
             own_addresses,
             ports,
             nodes,
@@ -633,6 +678,7 @@ impl Snapshot {
             snapshot.cid_lane = cid_lane(&snapshot);
             snapshot.tuple_lane = tuple_lane(&snapshot);
             snapshot.ipv6_lane = ipv6_lane(&snapshot);
+            snapshot.ipv6_fragment_lane = ipv6_fragment_lane(&snapshot);
         }
         Ok(snapshot)
     }
@@ -845,6 +891,29 @@ mod tests {
         assert_eq!(lane(&tcp), vec![(vip, 443, PROTO_TCP, "web6".to_string(), true)]);
         // The demo's IPv4 five-tuple service (`coap`, the session lane's) is not in the first list.
         assert!(demo(str::to_string).services.iter().any(|s| !s.vip.v6 && s.balance == Balance::FiveTuple));
+    }
+
+    #[test]
+    fn ipv6_fragment_lane_lists_the_label_services_that_trust_labels() {
+        let lane = |s: &Snapshot| s.ipv6_fragment_lane.iter().map(|e| (e.vip, e.protocol, s.services[e.service as usize].name.clone())).collect::<Vec<_>>();
+        let vip: [u8; 16] = "2001:db8::10".parse::<std::net::Ipv6Addr>().unwrap().octets();
+        // The demo's `web6` (`trust`, the default), any protocol: UDP and TCP; its first
+        // fragments are the IPv6 lane's too.
+        let demo_lane = lane(&demo(str::to_string));
+        assert_eq!(demo_lane, vec![(vip, PROTO_UDP, "web6".to_string()), (vip, PROTO_TCP, "web6".to_string())]);
+        assert!(demo(str::to_string).ipv6_lane.iter().all(|e| e.fragments));
+        let web6 = "port = 443\nprotocol = \"any\"\nbalance = \"flow-label\"";
+        // `verify` and `ignore`: later fragments go by the fragment table, first ones too.
+        for policy in ["verify", "ignore"] {
+            let other = demo(|t| t.replace(web6, &format!("{web6}\nlabel_policy = \"{policy}\"")));
+            assert!(lane(&other).is_empty(), "{policy}");
+            assert!(!other.ipv6_lane.is_empty() && other.ipv6_lane.iter().all(|e| !e.fragments), "{policy}");
+        }
+        // Any port: listed (a later fragment has no port); TCP only: TCP.
+        assert_eq!(lane(&demo(|t| t.replace(web6, &web6.replace("443", "0")))), demo_lane);
+        assert_eq!(lane(&demo(|t| t.replace(web6, &web6.replace("any", "tcp")))), vec![(vip, PROTO_TCP, "web6".to_string())]);
+        // A five-tuple service: not listed.
+        assert!(lane(&demo(|t| t.replace(web6, &web6.replace("flow-label", "five-tuple")))).is_empty());
     }
 
     /// Node ids below 256 are read from the direct table, wider ones from the map; an id no

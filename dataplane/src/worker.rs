@@ -350,6 +350,14 @@ impl Worker {
             self.classifier.sessions.prefetch(hash);
             return;
         }
+        if frame.get(wire::ethernet::field::HEADER_LEN + 6) == Some(&wire::protocol::FRAGMENT) {
+            if let Some((service, hash)) = self.ipv6_fragment_lane(in_port, frame) {
+                slot.parsed = Err(DropReason::NotForUs);
+                slot.lead = Lead::Known(Step::Label { service, hash });
+                self.classifier.sessions.prefetch(hash);
+                return;
+            }
+        }
         self.prepare_with::<true>(in_port, frame, slot);
         self.classifier.prefetch(&slot.lead);
     }
@@ -477,7 +485,7 @@ impl Worker {
         };
         let how = (service.forward, service.target_port);
         self.counters.hello_forwarded.inc();
-        if let Some(action) = self.lane_nat::<F, false>(frame, how, service_index, node_index, false, IPV4_L4_AT) {
+        if let Some(action) = self.lane_nat::<F, false>(frame, how, service_index, node_index, Some((false, IPV4_L4_AT))) {
             return action;
         }
         self.lane_to_node(now, in_port, frame, service_index, node_index, how.1)
@@ -502,7 +510,7 @@ impl Worker {
         };
         let verdict = self.classifier.by_tuple(snapshot, now, key, service_index, service, hash, counters);
         let (forward, target_port) = (service.forward, service.target_port);
-        self.lane_forward::<F, false>(now, in_port, frame, service_index, (forward, target_port), verdict, tcp, IPV4_L4_AT)
+        self.lane_forward::<F, false>(now, in_port, frame, service_index, (forward, target_port), verdict, Some((tcp, IPV4_L4_AT)))
     }
 
     /// The IPv6 lane: the (service, table hash, label path or not) of the general path's lead
@@ -514,8 +522,10 @@ impl Worker {
     /// packet (the checks of `wire::parse`'s fixed-offset parse and its walk), to this port's MAC, to a VIP, port and protocol of `Snapshot::ipv6_lane` (a
     /// `flow-label` or `five-tuple` service, the one `find_service` gives). The label path when
     /// the service uses labels and the label is not zero, as `Classifier::lead` chooses. `None`
-    /// for every other frame (fragments, routing headers, …), which takes the general path. The
-    /// table work is the general path's own, in [`finish_ipv6`](Self::finish_ipv6).
+    /// for every other frame (fragments, routing headers, …): the fragments of labelled flows
+    /// of a service that trusts labels are [`ipv6_fragment_lane`](Self::ipv6_fragment_lane)'s,
+    /// asked after it, the rest takes the general path. The table work is the general path's
+    /// own, in [`finish_ipv6`](Self::finish_ipv6).
     #[inline(always)]
     fn ipv6_lane(&self, in_port: u16, frame: &[u8]) -> Option<(u16, u64, bool)> {
         const ETH: usize = wire::ethernet::field::HEADER_LEN;
@@ -554,6 +564,78 @@ impl Worker {
         })
     }
 
+    /// The IPv6 lane's fragments: the (service, table hash of the `<source, destination,
+    /// label>` key) of a fragment the general path would send down the label path
+    /// (`Classifier::classify_vip` with `label_policy = "trust"`: every fragment of a labelled
+    /// flow carries the label, RFC 6437 §3, so none needs the fragment table), checked from the
+    /// bytes: untagged IPv6 with its payload all there (as [`ipv6_lane`](Self::ipv6_lane)
+    /// checks it), a Fragment header right after the fixed header and inside the packet, UDP or
+    /// TCP after it, a non-zero label, to this port's MAC; and either a first fragment that is
+    /// not atomic (RFC 6946: an atomic one is a whole datagram, the general path's) with its
+    /// UDP header or whole TCP header here (`wire::parse`'s `first_fragment_ports`), to a VIP,
+    /// port and protocol of `Snapshot::ipv6_lane` whose service trusts labels, or a later
+    /// fragment to a VIP and protocol of `Snapshot::ipv6_fragment_lane` (`find_label_service`'s
+    /// service: a later fragment has no port). `None` for every other frame. Out of line, and
+    /// asked only of frames no other lane took whose next header is a Fragment header
+    /// ([`prepare_into`](Self::prepare_into)): fragments are rare beside whole packets, and the
+    /// lane of whole packets stays as it was.
+    #[inline(never)]
+    fn ipv6_fragment_lane(&self, in_port: u16, frame: &[u8]) -> Option<(u16, u64)> {
+        const ETH: usize = wire::ethernet::field::HEADER_LEN;
+        const FRAGMENT_AT: usize = ETH + 40;
+        const L4_AT: usize = FRAGMENT_AT + 8;
+        let snapshot = &*self.snapshot;
+        if snapshot.ipv6_lane.is_empty() && snapshot.ipv6_fragment_lane.is_empty() {
+            return None;
+        }
+        let head: &[u8; ETH + 40] = frame.first_chunk()?;
+        let ip = &head[ETH..];
+        if head[12..14] != wire::ethernet::ethertype::IPV6.to_be_bytes() || ip[6] != wire::protocol::FRAGMENT {
+            return None;
+        }
+        let payload = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
+        let end = ETH + 40 + payload;
+        if ip[0] >> 4 != 6 || end > frame.len() || 40 + payload > usize::from(u16::MAX) {
+            return None;
+        }
+        let label = u32::from_be_bytes([ip[0], ip[1], ip[2], ip[3]]) & 0x000f_ffff;
+        if label == 0 || end < L4_AT {
+            return None;
+        }
+        let fragment: &[u8; 8] = frame.get(FRAGMENT_AT..L4_AT)?.try_into().ok()?;
+        let protocol = fragment[0];
+        if protocol != wire::protocol::UDP && protocol != wire::protocol::TCP {
+            return None;
+        }
+        let offset_flags = u16::from_be_bytes([fragment[2], fragment[3]]);
+        let service = if offset_flags >> 3 == 0 {
+            // The first fragment: not atomic (more to come), its upper-layer header here.
+            if offset_flags & 1 == 0 {
+                return None;
+            }
+            let l4: &[u8; 8] = frame.get(L4_AT..L4_AT + 8)?.try_into().ok()?;
+            let room = end - L4_AT;
+            let fits = if protocol == wire::protocol::UDP {
+                room >= 8
+            } else {
+                let header = usize::from(*frame.get(L4_AT + 12)? >> 4) * 4;
+                header >= 20 && header <= room
+            };
+            let port = u16::from_be_bytes([l4[2], l4[3]]);
+            let entry = snapshot.ipv6_lane.iter().find(|e| e.protocol == protocol && e.port == port && e.vip == ip[24..40])?;
+            if !fits || !entry.fragments {
+                return None;
+            }
+            entry.service
+        } else {
+            snapshot.ipv6_fragment_lane.iter().find(|e| e.protocol == protocol && e.vip == ip[24..40])?.service
+        };
+        if snapshot.ports.get(usize::from(in_port)).is_none_or(|p| head[..6] != p.mac) {
+            return None;
+        }
+        Some((service, self.classifier.sessions.hash(&lane_label_key(head))))
+    }
+
     /// [`finish`](Self::finish) of a frame the IPv6 lane took: the general path's table work
     /// for its label and 5-tuple (`LABEL`: `Classifier::by_label`: the label's session, the
     /// 5-tuple beside it, relabels, suspect labels, Maglev and the inserts) or its 5-tuple alone
@@ -571,6 +653,11 @@ impl Worker {
         }) else {
             return Action::Drop(DropReason::NotForUs);
         };
+        // The IPv6 lane's fragments share the lead (no entry of the lane has the Fragment header
+        // as its protocol, so it tells them apart).
+        if LABEL && protocol == wire::protocol::FRAGMENT {
+            return self.finish_ipv6_fragment(now, in_port, frame, service_index, hash);
+        }
         let Some(ports) = data.get(l4_at..).and_then(|l4| l4.first_chunk::<4>()) else {
             return Action::Drop(DropReason::NotForUs);
         };
@@ -586,24 +673,55 @@ impl Worker {
             self.classifier.by_tuple(snapshot, now, tuple_key, service_index, service, hash, counters)
         };
         let (forward, target_port) = (service.forward, service.target_port);
-        self.lane_forward::<F, true>(now, in_port, frame, service_index, (forward, target_port), verdict, protocol == wire::protocol::TCP, l4_at)
+        self.lane_forward::<F, true>(now, in_port, frame, service_index, (forward, target_port), verdict, Some((protocol == wire::protocol::TCP, l4_at)))
+    }
+
+    /// [`finish_ipv6`](Self::finish_ipv6) of a fragment the IPv6 lane took
+    /// ([`ipv6_fragment_lane`](Self::ipv6_fragment_lane)): the general path's label path
+    /// (`Classifier::by_label`) with the 5-tuple beside the label for a first fragment and the
+    /// label alone for a later one (no ports: nor a target port), then the lane's NAT of the
+    /// IPv6 header and, in a first fragment, of the upper layer's header.
+    #[inline(never)]
+    fn finish_ipv6_fragment<F: Frame>(&mut self, now: u64, in_port: u16, frame: &mut F, service_index: u16, hash: u64) -> Action {
+        const IP: usize = wire::ethernet::field::HEADER_LEN;
+        const L4_AT: usize = IP + 48;
+        let data = frame.data();
+        let (Some(head), Some(fragment)) = (data.first_chunk::<{ IP + 40 }>(), data.get(IP + 40..L4_AT)) else {
+            return Action::Drop(DropReason::NotForUs);
+        };
+        let protocol = fragment[0];
+        let first = u16::from_be_bytes([fragment[2], fragment[3]]) >> 3 == 0;
+        let tuple_key = match (first, data.get(L4_AT..).and_then(|l4| l4.first_chunk::<4>())) {
+            (true, Some(ports)) => Some(lane_ipv6_tuple_key(head, ports, protocol)),
+            (true, None) => return Action::Drop(DropReason::NotForUs),
+            (false, _) => None,
+        };
+        let snapshot = &*self.snapshot;
+        let counters = &*self.counters;
+        let Some(service) = snapshot.services.get(usize::from(service_index)) else {
+            return Action::Drop(DropReason::NotForUs);
+        };
+        let verdict = self.classifier.by_label_keys(snapshot, now, lane_label_key(head), tuple_key, service_index, service, hash, counters);
+        let how = (service.forward, if first { service.target_port } else { None });
+        self.lane_forward::<F, true>(now, in_port, frame, service_index, how, verdict, first.then_some((protocol == wire::protocol::TCP, L4_AT)))
     }
 
     /// The end of [`finish_tuple`](Self::finish_tuple) and [`finish_ipv6`](Self::finish_ipv6):
     /// the table work's `verdict` (`Forward` by a session route, or a drop) carried out as the
     /// general path does, counted as a session forward, by [`lane_nat`](Self::lane_nat) when it
     /// applies (a frame of the lane's family, IPv6 when `V6`), else by `send_to_node`. `how` is
-    /// the service's `(forward, target_port)`.
+    /// the service's `(forward, target_port)` (no target port for a later fragment), `upper` as
+    /// `lane_nat` takes it.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    fn lane_forward<F: Frame, const V6: bool>(&mut self, now: u64, in_port: u16, frame: &mut F, service_index: u16, how: (Forward, Option<u16>), verdict: Verdict, tcp: bool, l4_at: usize) -> Action {
+    fn lane_forward<F: Frame, const V6: bool>(&mut self, now: u64, in_port: u16, frame: &mut F, service_index: u16, how: (Forward, Option<u16>), verdict: Verdict, upper: Option<(bool, usize)>) -> Action {
         let node_index = match verdict {
             Verdict::Forward { node, .. } => node,
             Verdict::Drop(reason) => return Action::Drop(reason),
             _ => return Action::Drop(DropReason::NotForUs),
         };
         self.counters.session_forwarded.inc();
-        if let Some(action) = self.lane_nat::<F, V6>(frame, how, service_index, node_index, tcp, l4_at) {
+        if let Some(action) = self.lane_nat::<F, V6>(frame, how, service_index, node_index, upper) {
             return action;
         }
         self.lane_to_node(now, in_port, frame, service_index, node_index, how.1)
@@ -611,10 +729,11 @@ impl Worker {
 
     /// The lanes' NAT (CID, session, IPv6, first ClientHello): for a NAT service's node of the
     /// lane's family (IPv6 when `V6`) whose next hop is known (nearly always), the rewrite of
-    /// the IP header and of the upper layer at `l4_at`, the counters and the action, as
+    /// the IP header and of the upper layer `upper` (a TCP segment or not, and where it starts;
+    /// `None` for an IPv6 later fragment, which carries none), the counters and the action, as
     /// `send_to_node` does them. `None` (nothing done) for the rest.
     #[inline(always)]
-    fn lane_nat<F: Frame, const V6: bool>(&self, frame: &mut F, (forward, target_port): (Forward, Option<u16>), service_index: u16, node_index: u16, tcp: bool, l4_at: usize) -> Option<Action> {
+    fn lane_nat<F: Frame, const V6: bool>(&self, frame: &mut F, (forward, target_port): (Forward, Option<u16>), service_index: u16, node_index: u16, upper: Option<(bool, usize)>) -> Option<Action> {
         let snapshot = &*self.snapshot;
         let node = snapshot.nodes.get(usize::from(node_index))?;
         let (Forward::Nat, Some(out), Some(next_hop_mac)) = (forward, snapshot.ports.get(usize::from(node.port)), node.next_hop_mac) else {
@@ -627,10 +746,11 @@ impl Worker {
         // The TTL (IPv4) or hop limit (IPv6).
         let ttl_at = wire::ethernet::field::HEADER_LEN + if V6 { 7 } else { 8 };
         let ttl = data.get(ttl_at).copied().unwrap_or(0);
-        let rewritten = if !V6 && !tcp {
-            rewrite::dnat_ipv4_udp(data, ttl, &node.address.bytes, target_port)
-        } else {
-            rewrite::dnat_untagged::<V6>(data, tcp, ttl, l4_at, &node.address.bytes, target_port)
+        let rewritten = match upper {
+            Some((false, _)) if !V6 => rewrite::dnat_ipv4_udp(data, ttl, &node.address.bytes, target_port),
+            Some((tcp, l4_at)) => rewrite::dnat_untagged::<V6>(data, tcp, ttl, l4_at, &node.address.bytes, target_port),
+            None if V6 => rewrite::dnat_ipv6_no_upper(data, &node.address.bytes),
+            None => return None,
         };
         if let Err(reason) = rewritten {
             return Some(Action::Drop(reason));
@@ -668,7 +788,7 @@ impl Worker {
             return None;
         };
         let service = self.snapshot.services.get(usize::from(service_index))?;
-        let action = self.lane_nat::<F, false>(frame, (service.forward, service.target_port), service_index, node_index, false, IPV4_L4_AT)?;
+        let action = self.lane_nat::<F, false>(frame, (service.forward, service.target_port), service_index, node_index, Some((false, IPV4_L4_AT)))?;
         self.counters.cid_forwarded.inc();
         Some(action)
     }

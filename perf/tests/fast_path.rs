@@ -439,8 +439,8 @@ fn the_session_lane_takes_5_tuple_flows_and_decides_them_as_the_reference() {
 /// profile's segments, and the same turned into UDP datagrams, and decides each as the
 /// reference path does: new labels and hits, relabelled flows, suspect labels (`verify`), zero
 /// labels (the 5-tuple path), the hop limit spent, a target port, a node's next hop unknown,
-/// IP-in-IP, a node down. It leaves to the general path a Fragment header, a payload longer
-/// than the frame, another port, a multicast MAC.
+/// IP-in-IP, a node down. It leaves to the general path a Fragment header with no UDP or TCP
+/// after it, a payload longer than the frame, another port, a multicast MAC.
 #[test]
 fn the_ipv6_lane_takes_labelled_flows_and_decides_them_as_the_reference() {
     let profile = cidlb_perf::bench::find("flow-label").unwrap();
@@ -489,8 +489,9 @@ fn the_ipv6_lane_takes_labelled_flows_and_decides_them_as_the_reference() {
                 bytes[16..18].copy_from_slice(&next[16..18]);
                 bytes[22..38].copy_from_slice(&next[22..38]);
             }
-            // A zero label (the lane's 5-tuple path); a Fragment header named (not there); the
-            // payload one byte past the frame; a multicast MAC; another port.
+            // A zero label (the lane's 5-tuple path); a Fragment header named (the header after
+            // it neither UDP nor TCP: the general path's); the payload one byte past the frame; a
+            // multicast MAC; another port.
             3 => {
                 bytes[15] &= 0xf0;
                 bytes[16] = 0;
@@ -511,6 +512,136 @@ fn the_ipv6_lane_takes_labelled_flows_and_decides_them_as_the_reference() {
             assert!(lane.counters.labels_suspect.get() > 0, "{name}: no suspect label");
         }
     });
+}
+
+/// The IPv6 lane takes the fragments of labelled flows (`Worker::ipv6_fragment_lane`: the
+/// `flow-label-frag` profile's datagrams in two fragments, some turned into TCP) of a service
+/// that trusts labels, first and later ones, and decides each as the reference path does: new
+/// labels and hits, relabels, the hop limit spent, a target port (first fragments only), a
+/// node's next hop unknown, IP-in-IP, a node down. It leaves to the general path a zero label,
+/// an atomic fragment, a Fragment header too short or followed by another protocol, a first
+/// fragment whose UDP or TCP header is not all there, a payload longer than the frame, another
+/// port, a multicast MAC; and every fragment of a service that does not trust labels
+/// (`verify`, `ignore`, `five-tuple`), which goes by the fragment table.
+#[test]
+fn the_ipv6_lane_takes_labelled_fragments_and_decides_them_as_the_reference() {
+    let profile = cidlb_perf::bench::find("flow-label-frag").unwrap();
+    let packets = small_capture(profile, 300);
+    let config = profile.config();
+    let web6 = "protocol = \"any\"\nbalance = \"flow-label\"";
+    assert!(config.contains(web6));
+    let with = |extra: &str| config.replace(web6, &format!("{web6}\n{extra}"));
+    let target = with("target_port = 8443");
+    let unresolved = config.replace("ip = \"2001:db8::22\"\nmac = \"02:00:00:00:00:22\"\n", "ip = \"2001:db8::99\"\nmac = \"02:00:00:00:00:22\"\n");
+    let ipip = with("forward = \"ipip\"");
+    assert!(unresolved != config);
+    let mut down = RuntimeState::default();
+    down.health.insert(33, NodeState::Down);
+    let cases = [
+        ("as generated", &config, RuntimeState::default(), false),
+        ("target port", &target, RuntimeState::default(), false),
+        ("node 34 unresolved", &unresolved, RuntimeState::default(), false),
+        ("IP-in-IP", &ipip, RuntimeState::default(), false),
+        ("node 33 down", &config, down, false),
+    ];
+    // Ethernet 0..14, IPv6 14..54 (label 15..18, payload length 18..20, next header 20, hop
+    // limit 21), Fragment header 54..62 (next header 54, offset and M 56..58), upper layer 62..
+    let shape = |_: bool, i: usize, round: usize, bytes: &mut Vec<u8>| {
+        assert_eq!((&bytes[12..14], bytes[20]), (&[0x86, 0xdd][..], 44), "an IPv6 fragment");
+        let first = u16::from_be_bytes([bytes[56], bytes[57]]) >> 3 == 0;
+        assert_eq!(first, i.is_multiple_of(2), "packet {i}: the profile's datagrams come in two fragments");
+        let payload = u16::from_be_bytes([bytes[18], bytes[19]]);
+        let damage = (i / 2 + round) % 16;
+        let lanes = match damage {
+            // The hop limit spent (the lane's, dropped as the reference drops it).
+            1 => {
+                bytes[21] = 1;
+                true
+            }
+            // After the first round: a new label on the same datagram's flow (a relabel for
+            // the first fragment, a new label for the later one).
+            2 if round > 0 => {
+                let label = (u32::from_be_bytes([bytes[14], bytes[15], bytes[16], bytes[17]]) ^ 0x5a5) | 1;
+                bytes[14..18].copy_from_slice(&label.to_be_bytes());
+                true
+            }
+            // A zero label: the fragment table's.
+            3 => {
+                bytes[15] &= 0xf0;
+                bytes[16] = 0;
+                bytes[17] = 0;
+                false
+            }
+            // An atomic fragment (M clear at offset 0): a whole datagram, the general path's.
+            4 if first => {
+                bytes[57] &= !1;
+                false
+            }
+            // ICMPv6 after the Fragment header; the payload one byte past the frame; a multicast
+            // MAC; the Fragment header past the payload.
+            5 => {
+                bytes[54] = 58;
+                false
+            }
+            6 => {
+                bytes[18..20].copy_from_slice(&(payload + 1).to_be_bytes());
+                false
+            }
+            7 => {
+                bytes[0] = 0x33;
+                false
+            }
+            9 => {
+                bytes[18..20].copy_from_slice(&4u16.to_be_bytes());
+                false
+            }
+            // Another port (a later fragment has none: its bytes are data).
+            8 => {
+                bytes[65] ^= 0x01;
+                !first
+            }
+            // The packet ends 4 bytes into the upper layer: no room for a UDP header in a first
+            // fragment; a later fragment's data is only short.
+            10 => {
+                bytes[18..20].copy_from_slice(&12u16.to_be_bytes());
+                !first
+            }
+            // TCP: with a 20-byte header, or a data offset of 16 bytes (a first fragment's
+            // header that does not fit the rules).
+            11 | 12 => {
+                bytes[54] = 6;
+                bytes[74] = if damage == 11 { 0x50 } else { 0x40 };
+                damage == 11 || !first
+            }
+            // Reserved bits of the Fragment header set (ignored); a first fragment moved to
+            // offset 8 (a later one, by the label).
+            13 => {
+                bytes[57] |= 0x06;
+                true
+            }
+            14 => {
+                bytes[57] |= 0x08;
+                true
+            }
+            _ => true,
+        };
+        (lanes, None)
+    };
+    run_lane_cases(cases.into(), &packets, 3, 40, shape, |name, lane| {
+        assert!(lane.counters.relabels.get() > 0, "{name}: no relabel");
+    });
+    // Labels verified or ignored, or a five-tuple service: every fragment is the general
+    // path's (the first leaves a trail in the fragment table, the later ones follow it).
+    for (name, config) in [("labels verified", with("label_policy = \"verify\"")), ("labels ignored", with("label_policy = \"ignore\"")), ("five-tuple", config.replace("flow-label", "five-tuple"))] {
+        let (mut lane, mut reference) = workers_over(&config, &RuntimeState::default());
+        let mut now = 1_000_000_000u64;
+        for (i, p) in packets.iter().enumerate() {
+            decide_both(&mut lane, &mut reference, now, &p.bytes, false, &format!("{name}: packet {i}"));
+            now += 20_000;
+        }
+        assert_eq!(counters(&lane), counters(&reference), "{name}: counters differ");
+        assert!(lane.counters.fragments_forwarded.get() * 3 >= packets.len() as u64, "{name}: {} by the fragment table", lane.counters.fragments_forwarded.get());
+    }
 }
 
 /// The session lane takes a `dtls-cid` service's datagrams without a CID record (the

@@ -139,6 +139,24 @@ proptest! {
     }
 
     #[test]
+    fn dnat_of_a_later_ipv6_fragment_from_the_bytes_equals_dnat(
+        src in any::<[u8; 16]>(), dst in any::<[u8; 16]>(), new in any::<[u8; 16]>(), ttl in any::<u8>(),
+        size in 0usize..400, label in 0u32..0x100000, tcp in any::<bool>(),
+    ) {
+        // The worker's IPv6 lane rewrites later fragments of labelled flows from the bytes.
+        let payload: Vec<u8> = (0..size as u32 + 200).map(|i| (i * 7) as u8).collect();
+        let kind = if tcp { Kind::Tcp } else { Kind::Udp };
+        let original = v6(kind, src, dst, 4000, 5684).payload(&payload).flow_label(label).ttl(ttl).build();
+        for piece in fragment(&original, 200, 9).iter().skip(1) {
+            let p = parse(piece).unwrap();
+            prop_assert!(!p.l4_present);
+            let (mut fixed, mut parsed) = (piece.clone(), piece.clone());
+            prop_assert_eq!(dnat_ipv6_no_upper(&mut fixed, &new), dnat(&mut parsed, &p, &new, true, Some(80)));
+            prop_assert_eq!(fixed, parsed);
+        }
+    }
+
+    #[test]
     fn nat_v6_equals_rebuilt(
         kind in kind(), src in any::<[u8; 16]>(), dst in any::<[u8; 16]>(), new in any::<[u8; 16]>(),
         sport in any::<u16>(), dport in any::<u16>(), new_port in proptest::option::of(any::<u16>()), ttl in 2u8..=255,
