@@ -147,6 +147,25 @@ fn lane_upper_fits(frame: &[u8], l4: &[u8], l4_at: usize, protocol: u8, room: us
     Some(length >= least && length <= room)
 }
 
+/// The Ethernet and fixed IPv6 headers of an untagged IPv6 frame, and where its packet ends:
+/// version 6, the payload all there, and with the header within 64 KiB (an IP length), as
+/// `wire::parse`'s fixed-offset parse requires. The IPv6 lanes' first check.
+#[inline(always)]
+fn lane_ipv6_head(frame: &[u8]) -> Option<(&[u8; wire::ethernet::field::HEADER_LEN + 40], usize)> {
+    const ETH: usize = wire::ethernet::field::HEADER_LEN;
+    let head: &[u8; ETH + 40] = frame.get(..ETH + 40)?.try_into().ok()?;
+    let ip = &head[ETH..];
+    if head[12..14] != wire::ethernet::ethertype::IPV6.to_be_bytes() {
+        return None;
+    }
+    let payload = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
+    let end = ETH + 40 + payload;
+    if ip[0] >> 4 != 6 || end > frame.len() || 40 + payload > usize::from(u16::MAX) {
+        return None;
+    }
+    Some((head, end))
+}
+
 /// Where the upper layer of an IPv6 frame of the IPv6 lane's shape (see `Worker::ipv6_lane`)
 /// starts, and its protocol: right after the fixed header (`next` is its next header), or
 /// after the hop-by-hop and destination options headers that follow it, walked as
@@ -533,17 +552,8 @@ impl Worker {
         if snapshot.ipv6_lane.is_empty() {
             return None;
         }
-        let head: &[u8; ETH + 40] = frame.get(..ETH + 40)?.try_into().ok()?;
+        let (head, end) = lane_ipv6_head(frame)?;
         let ip = &head[ETH..];
-        if head[12..14] != wire::ethernet::ethertype::IPV6.to_be_bytes() {
-            return None;
-        }
-        let payload = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
-        // Version 6; the payload all there, and with the header within 64 KiB (an IP length).
-        let end = ETH + 40 + payload;
-        if ip[0] >> 4 != 6 || end > frame.len() || 40 + payload > usize::from(u16::MAX) {
-            return None;
-        }
         let (protocol, l4_at) = lane_ipv6_upper(frame, ip[6], end)?;
         let l4: &[u8; 8] = frame.get(l4_at..l4_at + 8)?.try_into().ok()?;
         let port = u16::from_be_bytes([l4[2], l4[3]]);
@@ -588,14 +598,9 @@ impl Worker {
         if snapshot.ipv6_lane.is_empty() && snapshot.ipv6_fragment_lane.is_empty() {
             return None;
         }
-        let head: &[u8; ETH + 40] = frame.first_chunk()?;
+        let (head, end) = lane_ipv6_head(frame)?;
         let ip = &head[ETH..];
-        if head[12..14] != wire::ethernet::ethertype::IPV6.to_be_bytes() || ip[6] != wire::protocol::FRAGMENT {
-            return None;
-        }
-        let payload = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
-        let end = ETH + 40 + payload;
-        if ip[0] >> 4 != 6 || end > frame.len() || 40 + payload > usize::from(u16::MAX) {
+        if ip[6] != wire::protocol::FRAGMENT {
             return None;
         }
         let label = u32::from_be_bytes([ip[0], ip[1], ip[2], ip[3]]) & 0x000f_ffff;
