@@ -11,6 +11,7 @@
 //! Cycles per packet: `tsc_hz × duration / packets` of the single busy-polling worker (it
 //! never idles: infinite_rx always has packets), the EAL's TSC frequency from cidlb's log.
 
+use crate::memory::MemoryProbe;
 use crate::profiles::{self, ProfileParams, BALANCER_MAC, GATEWAY_MAC};
 use anyhow::{anyhow, bail, Context};
 use std::fmt::Write as _;
@@ -137,6 +138,11 @@ const fn flood_profile(name: &'static str, generator: &'static str, target: Targ
     }
 }
 
+/// The lcore of the one cidlb worker in every bench config (control on 0).
+pub const WORKER_CORE: usize = 1;
+/// Reads of each kind in the memory probe of a `VsProfile` row (~1-2 s in all).
+const MEMORY_PROBE_READS: usize = 4_000_000;
+
 pub fn find(name: &str) -> Option<&'static BenchProfile> {
     BENCH_PROFILES.iter().find(|p| p.name == name)
 }
@@ -171,6 +177,11 @@ impl BenchProfile {
 
     /// Memory the EAL needs for the pool, in MiB: ~4 KB per mbuf (2176 bytes of buffer, the
     /// mbuf header, mempool object header and padding) and slack for rings and the rest.
+    /// Bytes of the profile's session table (what cidlb allocates for it per worker).
+    pub fn table_bytes(&self) -> usize {
+        self.sessions_per_worker as usize * cidlb_dataplane::session::SessionTable::BYTES_PER_ENTRY
+    }
+
     pub fn memory_mb(&self) -> u64 {
         u64::from(self.mbufs()) * 4096 / (1 << 20) + 512
     }
@@ -325,6 +336,10 @@ pub struct ProfileResult {
     /// Load average when this profile finished.
     #[serde(default)]
     pub load: String,
+    /// For a `VsProfile` target (`session-1m`): this machine's memory at the size of the
+    /// profile's session table, measured before the rounds (see [`crate::memory`]).
+    #[serde(default)]
+    pub memory_probe: Option<MemoryProbe>,
 }
 
 /// `fresh` results replace those of `earlier` with the same name; the rest of `earlier` is
@@ -700,6 +715,10 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<Vec<ProfileResult>> {
             result.skipped = Some("not implemented yet".into());
         } else {
             result.memory = memory_args(profile, "probe", options.no_huge).1;
+            if let Target::VsProfile(..) = profile.target {
+                eprintln!("bench {}: this machine's memory at the size of its session table", profile.name);
+                result.memory_probe = Some(crate::memory::probe_on_core(WORKER_CORE, profile.table_bytes(), MEMORY_PROBE_READS));
+            }
             match prepare(options, profile) {
                 Ok(files) => input = Some(files),
                 Err(e) => fail(&mut result, &e),
@@ -992,6 +1011,9 @@ pub fn render_table(results: &[ProfileResult], options: &BenchOptions, load: &st
         if let Some(note) = cid_under_flood_note(r, results) {
             notes.push(note);
         }
+        if let Some(note) = memory_note(r, results) {
+            notes.push(note);
+        }
         if r.memory.starts_with("--no-huge") {
             notes.push(format!("`{}`: both programs ran with `{}` (not enough free hugepages for the capture's pool)", r.name, r.memory));
         }
@@ -1059,6 +1081,45 @@ fn cid_under_flood_note(r: &ProfileResult, all: &[ProfileResult]) -> Option<Stri
         if r.sessions_evicted == 0 { " (no eviction: the flood did not churn the table, so no figure is claimed)" } else { "" }
     );
     Some(note)
+}
+
+/// What a `VsProfile` row's table costs in this machine's memory, against the cycles the
+/// profile costs more than its base and the cycles its target allows (None without a probe or
+/// without both rows' CPU times).
+pub fn memory_note(r: &ProfileResult, all: &[ProfileResult]) -> Option<String> {
+    let probe = r.memory_probe?;
+    let profile = find(&r.name)?;
+    let Target::VsProfile(other, target) = profile.target else { return None };
+    let base = all.iter().find(|o| o.name == other)?;
+    let (cost, base_cost) = (r.cycles_cpu()?, base.cycles_cpu()?);
+    let cycles = |ns: f64| ns * r.tsc_hz() as f64 / 1e9;
+    let allowed = base_cost / target - base_cost;
+    let floor = cycles(probe.lookup_ns);
+    let mib = |bytes: usize| bytes as f64 / f64::from(1 << 20);
+    Some(format!(
+        "`{}`: its session table ({} entries, {:.0} MiB) in this machine's memory (`cidlb-perf memory`, run on the worker's core before the rounds; huge pages asked for {:.0} MiB of it): a read that waits for the one before it takes {:.0} ns ({:.0} cycles); independent reads, as a burst's prefetches issue them, take {:.1} ns ({:.0} cycles) a line and {:.1} ns ({:.0} cycles) for the two lines of a session hit (its bucket's metadata line and one entry line): the memory floor of a hit, however little the core does. `{}` cost {:.0} cycles a packet more than `{other}` ({:.0} against {:.0}, CPU time, medians): {:.1} times that floor. The target ({target} of `{other}`'s Mpps) allows {:.0} cycles above `{other}`'s cost, {}",
+        r.name,
+        profile.sessions_per_worker,
+        mib(probe.bytes),
+        mib(probe.huge_page_bytes),
+        probe.dependent_ns,
+        cycles(probe.dependent_ns),
+        probe.line_ns,
+        cycles(probe.line_ns),
+        probe.lookup_ns,
+        floor,
+        r.name,
+        cost - base_cost,
+        cost,
+        base_cost,
+        (cost - base_cost) / floor,
+        allowed,
+        if allowed < floor {
+            format!("less than the floor of a two-line hit: out of reach on this machine for a table that reads two lines a hit (one line a hit would have a floor of {:.0})", cycles(probe.line_ns))
+        } else {
+            format!("{:.1} times the floor of a two-line hit", allowed / floor)
+        }
+    ))
 }
 
 fn machine() -> String {
@@ -1366,6 +1427,39 @@ mod tests {
         // Nothing missed: no note.
         let table = render_table(&[row("cid", &[95.0], &[90.0], &[60.0])], &options(), "x");
         assert!(!table.contains("What a missed target leaves"), "{table}");
+    }
+
+    #[test]
+    fn the_memory_note_reads_session_1m_against_its_table_in_memory() {
+        // 2 GHz; a packet of CPU time costs cpu_seconds × 2e9 / 1e6 cycles.
+        let row = |name: &str, cycles: f64| ProfileResult {
+            name: name.into(),
+            cidlb: vec![Sample { packets: 1_000_000, seconds: 1.0, tsc_hz: 2_000_000_000, cpu_seconds: cycles / 2e3, ..Default::default() }],
+            ..Default::default()
+        };
+        let probe = MemoryProbe { bytes: 144 << 20, huge_page_bytes: 142 << 20, dependent_ns: 150.0, line_ns: 10.0, lookup_ns: 20.0 };
+        // session-1k-long 200 cycles: the 0.8 target allows 250, 50 above; the floor is 40.
+        let base = row("session-1k-long", 200.0);
+        let mut m = row("session-1m", 320.0);
+        m.memory_probe = Some(probe);
+        let table = render_table(&[base.clone(), m.clone()], &options(), "x");
+        let note = table.lines().find(|l| l.starts_with("- `session-1m`: its session table")).unwrap_or_else(|| panic!("{table}"));
+        assert!(note.contains("(2097152 entries, 144 MiB)") && note.contains("huge pages asked for 142 MiB"), "{note}");
+        assert!(note.contains("takes 150 ns (300 cycles)") && note.contains("10.0 ns (20 cycles) a line and 20.0 ns (40 cycles) for the two lines"), "{note}");
+        assert!(note.contains("cost 120 cycles a packet more than `session-1k-long` (320 against 200, CPU time, medians): 3.0 times that floor"), "{note}");
+        assert!(note.contains("allows 50 cycles above `session-1k-long`'s cost, 1.2 times the floor"), "{note}");
+        // A floor above what the target allows says so.
+        m.memory_probe = Some(MemoryProbe { lookup_ns: 30.0, ..probe });
+        let note = memory_note(&m, &[base.clone(), m.clone()]).unwrap();
+        assert!(note.ends_with("less than the floor of a two-line hit: out of reach on this machine for a table that reads two lines a hit (one line a hit would have a floor of 20)"), "{note}");
+        // No probe, no base row, or another target: no note.
+        m.memory_probe = None;
+        assert_eq!(memory_note(&m, &[base.clone(), m.clone()]), None);
+        m.memory_probe = Some(probe);
+        assert_eq!(memory_note(&m, std::slice::from_ref(&m)), None);
+        let mut cid = row("cid", 100.0);
+        cid.memory_probe = Some(probe);
+        assert_eq!(memory_note(&cid, &[base, cid.clone()]), None);
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod micro;
 pub mod pktgen;
 #[cfg(feature = "dpdk")]
 pub mod latency;
+pub mod memory;
 pub mod profiles;
 pub mod summary;
 

@@ -109,6 +109,24 @@ enum Command {
         #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
         flood_run: u64,
     },
+    /// What this machine's memory costs a session lookup: random reads over buffers of each size,
+    /// each waiting for the one before (latency), independent (one line, and the two lines of a
+    /// session hit: what a burst's prefetches can reach). `bench` runs it at session-1m's table
+    /// size and reads session-1m's row against it.
+    Memory {
+        /// Buffer sizes in MiB, comma-separated [default: 1,4,16,64 and session-1m's table].
+        #[arg(long, value_delimiter = ',')]
+        mib: Vec<f64>,
+        /// The core to measure on (the bench's worker core by default).
+        #[arg(long, default_value_t = bench::WORKER_CORE)]
+        core: usize,
+        /// Reads of each kind per size.
+        #[arg(long, default_value_t = 4_000_000)]
+        reads: usize,
+        /// TSC frequency in Hz for the cycle columns (the bench table's header says it; 0: ns only).
+        #[arg(long, default_value_t = 0)]
+        tsc_hz: u64,
+    },
     /// Latency under load: timestamped CID traffic through a cidlb instance at fixed rates
     /// (see the README's Performance section).
     #[cfg(feature = "dpdk")]
@@ -234,6 +252,16 @@ fn main() -> anyhow::Result<()> {
             for p in selected.iter().filter(|p| matches!(p.target, cidlb_perf::bench::Target::CidUnderFlood { .. })) {
                 println!("\n{}", cidlb_perf::micro::cid_under_flood(p, packets, segment, flood_run)?.render());
             }
+        }
+        Command::Memory { mib, core, reads, tsc_hz } => {
+            let sizes: Vec<usize> = if mib.is_empty() {
+                let table = bench::find("session-1m").map_or(144 << 20, |p| p.table_bytes());
+                vec![1 << 20, 4 << 20, 16 << 20, 64 << 20, table]
+            } else {
+                mib.iter().map(|m| (m * f64::from(1 << 20)) as usize).collect()
+            };
+            let probes: Vec<_> = sizes.iter().map(|&bytes| cidlb_perf::memory::probe_on_core(core, bytes, reads)).collect();
+            print!("{}", cidlb_perf::memory::render(&probes, tsc_hz));
         }
         #[cfg(feature = "dpdk")]
         Command::Latency(args) => cidlb_perf::latency::run(&args)?,
