@@ -717,7 +717,10 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<Vec<ProfileResult>> {
             result.memory = memory_args(profile, "probe", options.no_huge).1;
             if let Target::VsProfile(..) = profile.target {
                 eprintln!("bench {}: this machine's memory at the size of its session table", profile.name);
-                result.memory_probe = Some(crate::memory::probe_on_core(WORKER_CORE, profile.table_bytes(), MEMORY_PROBE_READS));
+                match crate::memory::probe_on_core(WORKER_CORE, profile.table_bytes(), MEMORY_PROBE_READS) {
+                    Ok(probe) => result.memory_probe = Some(probe),
+                    Err(why) => eprintln!("bench {}: no memory note: {why}", profile.name),
+                }
             }
             match prepare(options, profile) {
                 Ok(files) => input = Some(files),

@@ -260,7 +260,10 @@ fn main() -> anyhow::Result<()> {
             } else {
                 mib.iter().map(|m| (m * f64::from(1 << 20)) as usize).collect()
             };
-            let probes: Vec<_> = sizes.iter().map(|&bytes| cidlb_perf::memory::probe_on_core(core, bytes, reads)).collect();
+            let probes = sizes
+                .iter()
+                .map(|&bytes| cidlb_perf::memory::probe_on_core(core, bytes, reads).map_err(|why| anyhow!("memory probe of {bytes} bytes: {why}")))
+                .collect::<anyhow::Result<Vec<_>>>()?;
             print!("{}", cidlb_perf::memory::render(&probes, tsc_hz));
         }
         #[cfg(feature = "dpdk")]

@@ -66,12 +66,17 @@ fn below(random: u64, n: usize) -> usize {
 }
 
 /// Measure a buffer of `bytes` (rounded down to whole buckets of 9 lines, at least 2 buckets)
-/// with `reads` reads of each kind.
-pub fn probe(bytes: usize, reads: usize) -> MemoryProbe {
+/// with `reads` reads of each kind (at least one). An error for a buffer the probe cannot
+/// index (2^32 lines and more) or the machine cannot allocate.
+pub fn probe(bytes: usize, reads: usize) -> Result<MemoryProbe, String> {
+    let reads = reads.max(1);
     let buckets = (bytes / (BUCKET_LINES * LINE)).max(2);
     let lines = buckets * BUCKET_LINES;
-    assert!(lines <= u32::MAX as usize, "buffer too large for the probe");
-    let mut buffer: Vec<u64> = Vec::with_capacity(lines * WORDS);
+    if lines > u32::MAX as usize {
+        return Err(format!("a buffer of {bytes} bytes is too large for the probe (at most {} lines)", u32::MAX));
+    }
+    let mut buffer: Vec<u64> = Vec::new();
+    buffer.try_reserve_exact(lines * WORDS).map_err(|e| format!("cannot allocate {} bytes: {e}", lines * LINE))?;
     let huge_page_bytes = cidlb_dataplane::hint::huge_pages(buffer.spare_capacity_mut());
     buffer.resize(lines * WORDS, 0);
     for (line, next) in random_cycle(lines, 7).into_iter().enumerate() {
@@ -110,23 +115,30 @@ pub fn probe(bytes: usize, reads: usize) -> MemoryProbe {
     }
     let lookup_ns = start.elapsed().as_secs_f64() * 1e9 / reads as f64;
     std::hint::black_box(sum);
-    MemoryProbe { bytes: lines * LINE, huge_page_bytes, dependent_ns, line_ns, lookup_ns }
+    Ok(MemoryProbe { bytes: lines * LINE, huge_page_bytes, dependent_ns, line_ns, lookup_ns })
 }
 
 /// Run `probe` on a thread pinned to `core` (the bench's worker core), so the figures come from
-/// the core cidlb's worker runs on. Falls back to the calling thread's placement when the
+/// the core cidlb's worker runs on. Runs where the scheduler puts it, with a warning, when the
 /// affinity cannot be set.
-pub fn probe_on_core(core: usize, bytes: usize, reads: usize) -> MemoryProbe {
+pub fn probe_on_core(core: usize, bytes: usize, reads: usize) -> Result<MemoryProbe, String> {
     std::thread::scope(|scope| {
         scope
             .spawn(move || {
-                let mut set = rustix::thread::CpuSet::new();
-                set.set(core);
-                let _ = rustix::thread::sched_setaffinity(None, &set);
+                let pinned = if core < rustix::thread::CpuSet::MAX_CPU {
+                    let mut set = rustix::thread::CpuSet::new();
+                    set.set(core);
+                    rustix::thread::sched_setaffinity(None, &set).map_err(|e| e.to_string())
+                } else {
+                    Err(format!("no core has an id that high, the most is {}", rustix::thread::CpuSet::MAX_CPU - 1))
+                };
+                if let Err(why) = pinned {
+                    eprintln!("warning: cannot run the memory probe on core {core} ({why}); it runs where the scheduler puts it");
+                }
                 probe(bytes, reads)
             })
             .join()
-            .unwrap_or_default()
+            .unwrap_or_else(|_| Err("the probe's thread panicked".into()))
     })
 }
 
@@ -178,6 +190,17 @@ mod tests {
     }
 
     #[test]
+    fn a_buffer_beyond_the_probe_is_an_error_not_a_panic() {
+        let why = probe(usize::MAX / 2, 1).unwrap_err();
+        assert!(why.contains("too large for the probe"), "{why}");
+        let why = probe_on_core(CORE_FOR_TESTS, usize::MAX / 2, 1).unwrap_err();
+        assert!(why.contains("too large for the probe"), "{why}");
+    }
+
+    /// Core 0 exists on every machine.
+    const CORE_FOR_TESTS: usize = 0;
+
+    #[test]
     fn below_stays_below() {
         for n in [1usize, 2, 9, 1 << 20, 16_777_215] {
             for x in [0u64, 1, u64::MAX, 0x8000_0000_0000_0000, 0x1234_5678_9abc_def0] {
@@ -188,7 +211,7 @@ mod tests {
 
     #[test]
     fn a_small_probe_reports_its_size_and_finite_times() {
-        let p = probe(64 << 10, 20_000);
+        let p = probe(64 << 10, 20_000).unwrap();
         assert_eq!(p.bytes % (BUCKET_LINES * LINE), 0);
         assert!(p.bytes <= 64 << 10 && p.bytes > 60 << 10, "{p:?}");
         for ns in [p.dependent_ns, p.line_ns, p.lookup_ns] {
