@@ -175,13 +175,13 @@ impl BenchProfile {
         size.min(u64::from(u32::MAX)) as u32
     }
 
-    /// Memory the EAL needs for the pool, in MiB: ~4 KB per mbuf (2176 bytes of buffer, the
-    /// mbuf header, mempool object header and padding) and slack for rings and the rest.
     /// Bytes of the profile's session table (what cidlb allocates for it per worker).
     pub fn table_bytes(&self) -> usize {
         self.sessions_per_worker as usize * cidlb_dataplane::session::SessionTable::BYTES_PER_ENTRY
     }
 
+    /// Memory the EAL needs for the pool, in MiB: ~4 KB per mbuf (2176 bytes of buffer, the
+    /// mbuf header, mempool object header and padding) and slack for rings and the rest.
     pub fn memory_mb(&self) -> u64 {
         u64::from(self.mbufs()) * 4096 / (1 << 20) + 512
     }
@@ -1098,6 +1098,9 @@ pub fn memory_note(r: &ProfileResult, all: &[ProfileResult]) -> Option<String> {
     let cycles = |ns: f64| ns * r.tsc_hz() as f64 / 1e9;
     let allowed = base_cost / target - base_cost;
     let floor = cycles(probe.lookup_ns);
+    if floor <= 0.0 || !floor.is_finite() {
+        return None;
+    }
     let mib = |bytes: usize| bytes as f64 / f64::from(1 << 20);
     Some(format!(
         "`{}`: its session table ({} entries, {:.0} MiB) in this machine's memory (`cidlb-perf memory`, run on the worker's core before the rounds; huge pages asked for {:.0} MiB of it): a read that waits for the one before it takes {:.0} ns ({:.0} cycles); independent reads, as a burst's prefetches issue them, take {:.1} ns ({:.0} cycles) a line and {:.1} ns ({:.0} cycles) for the two lines of a session hit (its bucket's metadata line and one entry line): the memory floor of a hit, however little the core does. `{}` cost {:.0} cycles a packet more than `{other}` ({:.0} against {:.0}, CPU time, medians): {:.1} times that floor. The target ({target} of `{other}`'s Mpps) allows {:.0} cycles above `{other}`'s cost, {}",
@@ -1455,7 +1458,10 @@ mod tests {
         m.memory_probe = Some(MemoryProbe { lookup_ns: 30.0, ..probe });
         let note = memory_note(&m, &[base.clone(), m.clone()]).unwrap();
         assert!(note.ends_with("less than the floor of a two-line hit: out of reach on this machine for a table that reads two lines a hit (one line a hit would have a floor of 20)"), "{note}");
-        // No probe, no base row, or another target: no note.
+        // No probe, no TSC frequency, no base row, or another target: no note.
+        let mut no_hz = m.clone();
+        no_hz.cidlb[0].tsc_hz = 0;
+        assert_eq!(memory_note(&no_hz, &[base.clone(), no_hz.clone()]), None);
         m.memory_probe = None;
         assert_eq!(memory_note(&m, &[base.clone(), m.clone()]), None);
         m.memory_probe = Some(probe);
