@@ -22,8 +22,12 @@ use std::time::Instant;
 const LINE: usize = 64;
 /// `u64` words in a line.
 const WORDS: usize = LINE / 8;
-/// Lines of a session-table bucket: one metadata line and 8 entry lines.
-const BUCKET_LINES: usize = 9;
+/// Entry lines of a session-table bucket.
+const WAYS: usize = 8;
+/// Lines of a session-table bucket: one metadata line and its entry lines.
+const BUCKET_LINES: usize = 1 + WAYS;
+// The probe reads the table's layout: a change of it must change the probe too.
+const _: () = assert!(BUCKET_LINES * LINE == WAYS * cidlb_dataplane::session::SessionTable::BYTES_PER_ENTRY);
 
 /// The figures of one buffer size.
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -110,7 +114,7 @@ pub fn probe(bytes: usize, reads: usize) -> Result<MemoryProbe, String> {
     for _ in 0..reads {
         x = step(x);
         let bucket = below(x, buckets) * BUCKET_LINES;
-        let way = (x >> 8) as usize & 7;
+        let way = (x >> 8) as usize % WAYS;
         sum = sum.wrapping_add(buffer[bucket * WORDS]).wrapping_add(buffer[(bucket + 1 + way) * WORDS]);
     }
     let lookup_ns = start.elapsed().as_secs_f64() * 1e9 / reads as f64;
