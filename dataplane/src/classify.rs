@@ -129,7 +129,7 @@ impl Classifier {
     /// too). [`Lead::General`] for every other packet, which `classify` then decides in full.
     ///
     /// Reads only the snapshot and the packet, never the tables, so the burst loop runs it
-    /// over a whole burst first (prefetching the session buckets the leads name) and
+    /// over a whole burst first (then prefetches the session buckets the leads name) and
     /// [`follow`](Self::follow)s the leads in order after. A differential test holds
     /// `lead` + `follow` and `classify` to the same verdict.
     #[inline]
