@@ -20,10 +20,13 @@
 //! in flight at once): a hit in the preferred way, the common case while the table is not
 //! crowded, costs one memory latency. Otherwise it compares the 8 signatures at once and reads
 //! the full key only of a way whose signature matches (a false match costs one more line with
-//! probability ~8/65536). Expiry sweeps read only metadata lines. The burst loop prefetches
-//! both lines in its first pass ([`SessionTable::prefetch`]) and, before its second, the one
-//! other entry line the lookup or insert will touch ([`SessionTable::prefetch_target`]: a
-//! matching way, or the free or least recently used way an insert takes).
+//! probability ~8/65536). Expiry sweeps read only metadata lines, each prefetched a few
+//! buckets ahead. The burst loop prefetches both lines after its first pass, for the whole
+//! burst back to back ([`SessionTable::prefetch`]), then the one other entry line the lookup or
+//! insert will touch ([`SessionTable::prefetch_target`]: a matching way, or the free or least
+//! recently used way an insert takes), then does the lookups. On this repo's VM a lookup in a
+//! table far beyond the caches costs its page walk more than its lines: reading one line a hit
+//! instead of two was no faster there (docs/tuning-log.md, twenty-second round).
 //!
 //! **Memory: [`SessionTable::BYTES_PER_ENTRY`] = 72 bytes per entry** (64-byte entry line + 8
 //! bytes of its bucket's metadata line), i.e. 72 MiB for the default 1 Mi sessions per worker,
