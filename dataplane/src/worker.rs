@@ -333,10 +333,10 @@ impl Worker {
     /// The first, stateless half of [`process`](Self::process): parse, check the port and
     /// MAC, and find the packet's [`Lead`] from the snapshot alone. The burst loop prepares a
     /// whole burst before it [`finish`](Self::finish)es any of it, and then starts loading the
-    /// session buckets the leads name ([`Classifier::prefetch`]), all in one tight loop, so those
-    /// loads overlap one another and the work that follows. (Issued here, one per frame between the frames'
-    /// work, a prefetch that waits for its address translation held the whole pass up: the
-    /// tuning log, twenty-first round.)
+    /// session buckets the leads name ([`Classifier::prefetch`]), all in one tight loop, so
+    /// those loads overlap one another and the work that follows. (Issued here, one per frame
+    /// between the frames' work, a prefetch that waits for its address translation held the
+    /// whole pass up: the tuning log, twenty-first round.)
     #[inline]
     pub fn prepare(&self, in_port: u16, frame: &[u8]) -> Prepared {
         let mut prepared = Prepared::dropped(DropReason::NotForUs);
