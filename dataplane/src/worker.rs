@@ -670,7 +670,7 @@ impl Worker {
             return Action::Drop(DropReason::NotForUs);
         };
         let verdict = if LABEL {
-            self.classifier.by_label_keys(snapshot, now, lane_label_key(head), Some(tuple_key), service_index, service, hash, counters)
+            self.classifier.by_label_keys(snapshot, now, lane_label_key(head), Some(&tuple_key), service_index, service, hash, counters)
         } else {
             self.classifier.by_tuple(snapshot, now, tuple_key, service_index, service, hash, counters)
         };
@@ -703,7 +703,7 @@ impl Worker {
         let Some(service) = snapshot.services.get(usize::from(service_index)) else {
             return Action::Drop(DropReason::NotForUs);
         };
-        let verdict = self.classifier.by_label_keys(snapshot, now, lane_label_key(head), tuple_key, service_index, service, hash, counters);
+        let verdict = self.classifier.by_label_keys(snapshot, now, lane_label_key(head), tuple_key.as_ref(), service_index, service, hash, counters);
         let how = (service.forward, if first { service.target_port } else { None });
         self.lane_forward::<F, true>(now, in_port, frame, service_index, how, verdict, first.then_some((protocol == wire::protocol::TCP, L4_AT)))
     }
