@@ -66,6 +66,8 @@ pub struct BenchProfile {
     pub about: &'static str,
     /// False: a slot for a feature that does not exist yet (skipped by `bench`).
     pub implemented: bool,
+    /// Every service forwards in IP-in-IP tunnels (`forward = "ipip"`) instead of by NAT.
+    pub ipip: bool,
 }
 
 const fn profile(name: &'static str, generator: &'static str, packets: usize, flows: u32, target: Target, target_name: &'static str, about: &'static str) -> BenchProfile {
@@ -81,6 +83,7 @@ const fn profile(name: &'static str, generator: &'static str, packets: usize, fl
         target_name,
         about,
         implemented: true,
+        ipip: false,
     }
 }
 
@@ -108,7 +111,11 @@ pub const BENCH_PROFILES: &[BenchProfile] = &[
     profile("flow-label-frag", "flow-label-frag", 8192, 1000, Target::VsTestpmd(0.8), "flow-label path", "IPv6 UDP, labelled, every datagram in two fragments (1280 + ~200 bytes)"),
     profile("flow-label-zero", "flow-label-zero", 8192, 1000, Target::VsTestpmd(0.8), "flow-label path (5-tuple fallback)", "IPv6 TCP, zero label, extension headers: 5-tuple after the walk"),
     profile("mix", "mix", 8192, 1000, Target::None, "", "70% CID, 10% ClientHellos, 10% CoAP sessions, 10% IPv6 flow-label"),
-    profile("ipip", "ipip", 8192, 1000, Target::VsTestpmd(0.8), "ipip", "DTLS CID records, 1000 clients over 3 nodes, forwarded in IPv4-in-IPv4 tunnels"),
+    BenchProfile { ipip: true, ..profile("ipip", "ipip", 8192, 1000, Target::VsTestpmd(0.8), "ipip", "DTLS CID records, 1000 clients over 3 nodes, forwarded in IPv4-in-IPv4 tunnels") },
+    BenchProfile {
+        ipip: true,
+        ..profile("flow-label-ipip", "flow-label", 8192, 1000, Target::VsTestpmd(0.8), "ipip", "as flow-label, forwarded in IPv6-in-IPv6 tunnels")
+    },
     flood_profile("flood-base", "cid", Target::None, "", "DTLS CID records as in cid, in a flood-sized capture and config: the no-flood baseline of flood"),
     flood_profile(
         "flood",
@@ -223,13 +230,15 @@ impl BenchProfile {
         let _ = writeln!(c, "[[node]]\nid = 33\naddress = \"2001:db8::21\"\n[[node]]\nid = 34\naddress = \"2001:db8::22\"\n");
         let nodes: Vec<String> = (1..=self.nodes).map(|n| n.to_string()).collect();
         let nodes = nodes.join(", ");
-        let forward = if self.name == "ipip" { "ipip" } else { "nat" };
+        // NAT is the default: said for coaps (as ever), for the others only for IP-in-IP.
+        let forward = if self.ipip { "forward = \"ipip\"\n" } else { "" };
+        let coaps_forward = if self.ipip { forward } else { "forward = \"nat\"\n" };
         let _ = writeln!(
             c,
-            "[[service]]\nname = \"coaps\"\nvip = \"192.0.2.10\"\nport = 5684\nprotocol = \"udp\"\nbalance = \"dtls-cid\"\ncid_length = 6\nnode_id_offset = 0\nnode_id_length = 1\nunknown_cid = \"drop\"\nforward = \"{forward}\"\nnodes = [{nodes}]\n"
+            "[[service]]\nname = \"coaps\"\nvip = \"192.0.2.10\"\nport = 5684\nprotocol = \"udp\"\nbalance = \"dtls-cid\"\ncid_length = 6\nnode_id_offset = 0\nnode_id_length = 1\nunknown_cid = \"drop\"\n{coaps_forward}nodes = [{nodes}]\n"
         );
-        let _ = writeln!(c, "[[service]]\nname = \"coap\"\nvip = \"192.0.2.10\"\nport = 5683\nprotocol = \"udp\"\nbalance = \"five-tuple\"\nnodes = [{nodes}]\n");
-        let _ = writeln!(c, "[[service]]\nname = \"web6\"\nvip = \"2001:db8::10\"\nport = 443\nprotocol = \"any\"\nbalance = \"flow-label\"\nnodes = [33, 34]");
+        let _ = writeln!(c, "[[service]]\nname = \"coap\"\nvip = \"192.0.2.10\"\nport = 5683\nprotocol = \"udp\"\nbalance = \"five-tuple\"\n{forward}nodes = [{nodes}]\n");
+        let _ = writeln!(c, "[[service]]\nname = \"web6\"\nvip = \"2001:db8::10\"\nport = 443\nprotocol = \"any\"\nbalance = \"flow-label\"\n{forward}nodes = [33, 34]");
         c
     }
 }

@@ -19,6 +19,9 @@ fn notes(profile: &BenchProfile) -> Vec<String> {
         "ipip" => notes.push(
             "cidlb forwards every packet in an IPv4-in-IPv4 tunnel, 20 bytes longer than it came: near line rate the link back, not cidlb, limits what returns.".into(),
         ),
+        "flow-label-ipip" => notes.push(
+            "cidlb forwards every packet in an IPv6-in-IPv6 tunnel, 40 bytes longer than it came: near line rate the link back, not cidlb, limits what returns.".into(),
+        ),
         "flow-label-frag" => notes.push("Large frames (1280 + ~200 bytes): line rate is reached at fewer Mpps.".into()),
         _ => {}
     }
@@ -98,6 +101,7 @@ mod tests {
         assert!(cid.starts_with("-- cidlb profile `cid`: DTLS CID records, 1000 clients over 3 nodes.\n-- Target: ≥ 0.9 × 5tswap (CID NAT path).\n"), "{cid}");
         assert!(cid.ends_with("cidlb.run(\"cid\", {10, 25, 50, 75, 90, 100}, 10)\n"), "{cid}");
         assert!(find("ipip").contains("20 bytes longer"));
+        assert!(find("flow-label-ipip").contains("40 bytes longer"));
         assert!(find("session-1m").contains("Compare its highest loss-free Mpps with session-1k-long's"));
         assert!(find("session-1k-long").contains("An input of session-1m's target"));
         let flood = find("flood");
