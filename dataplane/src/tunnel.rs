@@ -75,18 +75,26 @@ pub fn fit(parsed: &Parsed, frame: &[u8], outer_v6: bool, port_mtu: u16) -> Fit 
 }
 
 /// The outer IPv6 flow label for an inner flow (RFC 6438 §3): the inner label when it has
-/// one, else a mix of the inner addresses, protocol and ports; never zero.
+/// one, else a mix of the inner addresses, protocol and ports ([`derived_flow_label`]); never
+/// zero.
 pub fn outer_flow_label(parsed: &Parsed) -> u32 {
     if parsed.l3 == L3::Ipv6 && parsed.flow_label != 0 {
         return parsed.flow_label & 0xf_ffff;
     }
+    derived_flow_label(&parsed.src, &parsed.dst, parsed.sport, parsed.dport, parsed.proto)
+}
+
+/// The outer flow label of an inner flow without a label of its own: a mix of its addresses
+/// (as [`Parsed`] holds them, 16 bytes each), upper-layer protocol and ports; never zero.
+#[inline]
+pub fn derived_flow_label(source: &[u8; 16], destination: &[u8; 16], sport: u16, dport: u16, proto: u8) -> u32 {
     let mut h: u64 = 0x9e37_79b9_7f4a_7c15;
-    for chunk in parsed.src.chunks(8).chain(parsed.dst.chunks(8)) {
+    for chunk in source.chunks_exact(8).chain(destination.chunks_exact(8)) {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
         h = (h ^ u64::from_le_bytes(word)).wrapping_mul(0xff51_afd7_ed55_8ccd);
     }
-    h = (h ^ ((parsed.sport as u64) << 24 | (parsed.dport as u64) << 8 | parsed.proto as u64)).wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h = (h ^ ((sport as u64) << 24 | (dport as u64) << 8 | proto as u64)).wrapping_mul(0xc4ce_b9fe_1a85_ec53);
     h ^= h >> 29;
     let label = (h as u32) & 0xf_ffff;
     if label == 0 {
@@ -191,6 +199,48 @@ pub fn encapsulate_ipv4_in_ipv4<F: Frame>(frame: &mut F, source: [u8; 4], destin
     front[6..12].copy_from_slice(&macs.0);
     front[12..14].copy_from_slice(&ethertype::IPV4.to_be_bytes());
     front[ETH..].copy_from_slice(&h);
+    Ok(())
+}
+
+/// [`encapsulate`] in an outer IPv6 header, then the MACs set (`rewrite::set_macs`), of an
+/// untagged Ethernet frame carrying IPv6, for a caller that checked that shape from the bytes
+/// (the worker's IPv6 lane) and so has no [`Parsed`]; `flow_label` is the outer label
+/// ([`outer_flow_label`] of the frame's parse), `macs` is (source, destination). The same
+/// bytes and result as the general path's. The L2 header is written whole rather than moved:
+/// only its MACs and EtherType survive encapsulation.
+#[inline(always)]
+pub fn encapsulate_ipv6_in_ipv6<F: Frame>(frame: &mut F, source: &[u8; 16], destination: &[u8; 16], hop_limit: u8, flow_label: u32, macs: ([u8; 6], [u8; 6])) -> Result<(), DropReason> {
+    const ETH: usize = crate::wire::ethernet::field::HEADER_LEN;
+    let data = frame.data();
+    let Some(inner) = data.get(ETH..ETH + IPV6_HEADER) else {
+        return Err(DropReason::NoRoom);
+    };
+    let inner_len = IPV6_HEADER + usize::from(u16::from_be_bytes([inner[4], inner[5]]));
+    let traffic_class = ((inner[0] & 0x0f) << 4) | (inner[1] >> 4);
+    if data.len() < ETH + inner_len {
+        return Err(DropReason::NoRoom);
+    }
+    let padding = data.len() - (ETH + inner_len);
+    if padding > 0 && !frame.trim(padding) {
+        return Err(DropReason::NoRoom);
+    }
+    if !frame.prepend(IPV6_HEADER) {
+        return Err(DropReason::NoRoom);
+    }
+    let Some(front) = frame.data_mut().get_mut(..ETH + IPV6_HEADER) else {
+        return Err(DropReason::NoRoom);
+    };
+    front[0..6].copy_from_slice(&macs.1);
+    front[6..12].copy_from_slice(&macs.0);
+    front[12..14].copy_from_slice(&ethertype::IPV6.to_be_bytes());
+    let h = &mut front[ETH..];
+    let first = (6u32 << 28) | (u32::from(traffic_class) << 20) | (flow_label & 0xf_ffff);
+    h[0..4].copy_from_slice(&first.to_be_bytes());
+    h[4..6].copy_from_slice(&(inner_len as u16).to_be_bytes());
+    h[6] = protocol::IPV6_IN_IP;
+    h[7] = hop_limit;
+    h[8..24].copy_from_slice(source);
+    h[24..40].copy_from_slice(destination);
     Ok(())
 }
 
@@ -441,6 +491,31 @@ mod tests {
             crate::rewrite::set_macs(want.data_mut(), macs.0, macs.1);
             let mut got = VecFrame::from_bytes(&bytes);
             encapsulate_ipv4_in_ipv4(&mut got, outer_src, outer_dst, outer_ttl, id, macs).unwrap();
+            prop_assert_eq!(got.data(), want.data());
+        }
+
+        /// The IPv6 lane's fixed-offset encapsulation, given the outer label the general path
+        /// derives (`outer_flow_label` of the parse: the inner label, or one of the 5-tuple
+        /// for a zero label), writes what the general path writes, with any traffic class, UDP
+        /// or TCP, with or without Ethernet padding.
+        #[test]
+        fn ipv6_in_ipv6_at_fixed_offsets_equals_encapsulate(
+            src in any::<[u8; 16]>(), dst in any::<[u8; 16]>(), outer_src in any::<[u8; 16]>(), outer_dst in any::<[u8; 16]>(),
+            ports in any::<(u16, u16)>(), tcp in any::<bool>(), traffic_class in any::<u8>(), label in prop_oneof![Just(0u32), 0u32..1 << 20],
+            hop_limit in any::<u8>(), outer_hop_limit in any::<u8>(),
+            payload in proptest::collection::vec(any::<u8>(), 0..64), pad in 0usize..140, macs in any::<([u8; 6], [u8; 6])>(),
+        ) {
+            let b = if tcp { PacketBuilder::tcp6(src, dst, ports.0, ports.1) } else { PacketBuilder::udp6(src, dst, ports.0, ports.1) };
+            let bytes = b.payload(&payload).ttl(hop_limit).traffic_class(traffic_class).flow_label(label).pad_to(pad).build();
+            let parsed = crate::wire::parse(&bytes).unwrap();
+            let mut want = VecFrame::from_bytes(&bytes);
+            let outer = Outer { source: std::net::Ipv6Addr::from(outer_src).into(), destination: std::net::Ipv6Addr::from(outer_dst).into(), ttl: outer_hop_limit, identification: 0 };
+            encapsulate(&mut want, &parsed, &outer).unwrap();
+            crate::rewrite::set_macs(want.data_mut(), macs.0, macs.1);
+            let outer_label = if label != 0 { label } else { derived_flow_label(&src, &dst, ports.0, ports.1, if tcp { protocol::TCP } else { protocol::UDP }) };
+            prop_assert_eq!(outer_label, outer_flow_label(&parsed));
+            let mut got = VecFrame::from_bytes(&bytes);
+            encapsulate_ipv6_in_ipv6(&mut got, &outer_src, &outer_dst, outer_hop_limit, outer_label, macs).unwrap();
             prop_assert_eq!(got.data(), want.data());
         }
     }

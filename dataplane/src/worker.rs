@@ -493,7 +493,8 @@ impl Worker {
 
     /// [`finish`](Self::finish) of a client's first ClientHello the session lane decided (the
     /// `Hello` route to `node`, no session): carried out as the general path does, by
-    /// [`lane_nat`](Self::lane_nat) when it applies, else by `send_to_node`.
+    /// [`lane_nat`](Self::lane_nat) or [`tunnel_lane`](Self::tunnel_lane) when one applies,
+    /// else by `send_to_node`.
     #[inline(never)]
     fn finish_hello<F: Frame>(&mut self, now: u64, in_port: u16, frame: &mut F, service_index: u16, node_index: u16) -> Action {
         let Some(service) = self.snapshot.services.get(usize::from(service_index)) else {
@@ -504,14 +505,15 @@ impl Worker {
         if let Some(action) = self.lane_nat::<F, false>(frame, how, service_index, node_index, Some((false, IPV4_L4_AT))) {
             return action;
         }
-        self.lane_to_node(now, in_port, frame, service_index, node_index, how.1)
+        self.lane_to_node::<F, false>(now, in_port, frame, service_index, node_index, how.1)
     }
 
     /// [`finish`](Self::finish) of a frame the session lane took: the general path's table work
     /// for its 5-tuple (`Classifier::by_session`: the lookup, Maglev and the insert on a miss),
-    /// then, for a NAT to an IPv4 node whose next hop is known (nearly always), the rewrite at
-    /// the lane's fixed offsets; anything else (IP-in-IP, a next hop to resolve, a node over
-    /// IPv6) goes to `send_to_node` with the frame's parse.
+    /// then, for a NAT or an IP-in-IP tunnel to an IPv4 node whose next hop is known (nearly
+    /// always), the rewrite or the encapsulation at the lane's fixed offsets; anything else (a
+    /// next hop to resolve, a node over IPv6, a packet too big for its tunnel) goes to
+    /// `send_to_node` with the frame's parse.
     #[inline(never)]
     fn finish_tuple<F: Frame>(&mut self, now: u64, in_port: u16, frame: &mut F, service_index: u16, hash: u64) -> Action {
         let Some(head) = frame.data().first_chunk::<{ wire::ethernet::field::HEADER_LEN + 28 }>() else {
@@ -641,9 +643,9 @@ impl Worker {
     /// [`finish`](Self::finish) of a frame the IPv6 lane took: the general path's table work
     /// for its label and 5-tuple (`LABEL`: `Classifier::by_label`: the label's session, the
     /// 5-tuple beside it, relabels, suspect labels, Maglev and the inserts) or its 5-tuple alone
-    /// (`Classifier::by_session`), then, for a NAT to an IPv6 node whose next hop is known, the
-    /// rewrite at the upper layer's offset; anything else goes to `send_to_node` with the
-    /// frame's parse.
+    /// (`Classifier::by_session`), then, for a NAT or an IP-in-IP tunnel to an IPv6 node whose
+    /// next hop is known, the rewrite at the upper layer's offset or the encapsulation; anything
+    /// else goes to `send_to_node` with the frame's parse.
     #[inline(never)]
     fn finish_ipv6<F: Frame, const LABEL: bool>(&mut self, now: u64, in_port: u16, frame: &mut F, service_index: u16, hash: u64) -> Action {
         const IP: usize = wire::ethernet::field::HEADER_LEN;
@@ -710,8 +712,9 @@ impl Worker {
 
     /// The end of [`finish_tuple`](Self::finish_tuple) and [`finish_ipv6`](Self::finish_ipv6):
     /// the table work's `verdict` (`Forward` by a session route, or a drop) carried out as the
-    /// general path does, counted as a session forward, by [`lane_nat`](Self::lane_nat) when it
-    /// applies (a frame of the lane's family, IPv6 when `V6`), else by `send_to_node`. `how` is
+    /// general path does, counted as a session forward, by [`lane_nat`](Self::lane_nat) or
+    /// [`tunnel_lane`](Self::tunnel_lane) when one applies (a node of the lane's family, IPv6
+    /// when `V6`), else by `send_to_node`. `how` is
     /// the service's `(forward, target_port)` (no target port for a later fragment), `upper` as
     /// `lane_nat` takes it.
     #[allow(clippy::too_many_arguments)]
@@ -726,7 +729,7 @@ impl Worker {
         if let Some(action) = self.lane_nat::<F, V6>(frame, how, service_index, node_index, upper) {
             return action;
         }
-        self.lane_to_node(now, in_port, frame, service_index, node_index, how.1)
+        self.lane_to_node::<F, V6>(now, in_port, frame, service_index, node_index, how.1)
     }
 
     /// The lanes' NAT (CID, session, IPv6, first ClientHello): for a NAT service's node of the
@@ -764,11 +767,20 @@ impl Worker {
         Some(Action::Transmit { port: node.port })
     }
 
-    /// The rest of [`finish_tuple`](Self::finish_tuple) and [`finish_ipv6`](Self::finish_ipv6)
-    /// when [`lane_nat`](Self::lane_nat) does not apply: `send_to_node` with the frame's parse.
+    /// The rest of the session, IPv6 and first-ClientHello lanes' finish when
+    /// [`lane_nat`](Self::lane_nat) does not apply: [`tunnel_lane`](Self::tunnel_lane) for an
+    /// IP-in-IP service when it applies, else `send_to_node` with the frame's parse. `V6` as
+    /// `lane_nat` takes it. (Called here rather than from the lanes' finish, the tunnel leaves
+    /// their NAT path's code as it was: a call with more arguments there cost `flow-label` ~15
+    /// instructions a packet, callgrind.)
     #[cold]
     #[inline(never)]
-    fn lane_to_node<F: Frame>(&mut self, now: u64, in_port: u16, frame: &mut F, service_index: u16, node_index: u16, target_port: Option<u16>) -> Action {
+    fn lane_to_node<F: Frame, const V6: bool>(&mut self, now: u64, in_port: u16, frame: &mut F, service_index: u16, node_index: u16, target_port: Option<u16>) -> Action {
+        if self.snapshot.services.get(usize::from(service_index)).is_some_and(|s| s.forward == Forward::Ipip) {
+            if let Some(action) = self.tunnel_lane::<F, V6>(frame, service_index, node_index) {
+                return action;
+            }
+        }
         // The lane took only frames of the fixed-offset parse's shape: this parse succeeds.
         let Ok(parsed) = wire::parse(frame.data()) else {
             return Action::Drop(DropReason::NotForUs);
@@ -813,7 +825,7 @@ impl Worker {
         }
         self.counters.cid_forwarded.inc();
         if forward == Forward::Ipip {
-            if let Some(action) = self.tunnel_lane(frame, service_index, node_index) {
+            if let Some(action) = self.tunnel_lane::<F, false>(frame, service_index, node_index) {
                 return action;
             }
         }
@@ -824,29 +836,59 @@ impl Worker {
         self.send_to_node(now, in_port, &parsed, frame, service_index, node_index, target_port)
     }
 
-    /// `send_to_node`'s IP-in-IP arm for a frame the CID lane took (untagged IPv4 without
-    /// options, see [`cid_lane`](Self::cid_lane)) to an IPv4 node whose next hop is known, when
-    /// it fits the port's MTU in its tunnel (nearly always): the encapsulation at the lane's
-    /// fixed offsets, with no parse. `None` (nothing done) for the rest: a node over IPv6, a
-    /// next hop to resolve, a packet to fragment or answer with "too big".
+    /// `send_to_node`'s IP-in-IP arm for a frame a lane took (untagged IPv4 without options, see
+    /// [`cid_lane`](Self::cid_lane) and [`tuple_lane`](Self::tuple_lane); or, when `V6`,
+    /// untagged IPv6, see [`ipv6_lane`](Self::ipv6_lane) and
+    /// [`ipv6_fragment_lane`](Self::ipv6_fragment_lane)) to a node of the same family whose
+    /// next hop is known, when it fits the port's MTU in its tunnel (nearly always): the
+    /// encapsulation at the lane's fixed offsets, with no parse (an IPv6 frame with a zero flow
+    /// label takes its outer label from its 5-tuple, after the lane's walk of its option
+    /// headers). `None` (nothing done) for the rest: a node of the other family, a next hop to
+    /// resolve, a packet to fragment or answer with "too big".
     #[inline(always)]
-    fn tunnel_lane<F: Frame>(&mut self, frame: &mut F, service_index: u16, node_index: u16) -> Option<Action> {
+    fn tunnel_lane<F: Frame, const V6: bool>(&mut self, frame: &mut F, service_index: u16, node_index: u16) -> Option<Action> {
         const ETH: usize = wire::ethernet::field::HEADER_LEN;
         let snapshot = &*self.snapshot;
         let node = snapshot.nodes.get(usize::from(node_index))?;
         let out = snapshot.ports.get(usize::from(node.port))?;
-        let (false, Some(next_hop_mac), Some((source, _))) = (node.address.v6, node.next_hop_mac, out.ipv4) else {
+        let (true, Some(next_hop_mac)) = (node.address.v6 == V6, node.next_hop_mac) else {
             return None;
         };
         let data = frame.data();
-        let inner = usize::from(u16::from_be_bytes([*data.get(ETH + 2)?, *data.get(ETH + 3)?]));
-        if inner + tunnel::IPV4_HEADER > usize::from(out.mtu) {
-            return None;
-        }
-        let identification = self.next_identification;
-        self.next_identification = self.next_identification.wrapping_add(1);
-        let destination = [node.address.bytes[0], node.address.bytes[1], node.address.bytes[2], node.address.bytes[3]];
-        if let Err(reason) = tunnel::encapsulate_ipv4_in_ipv4(frame, source.octets(), destination, snapshot.tunnel_ttl, identification as u16, (out.mac, next_hop_mac)) {
+        let encapsulated = if V6 {
+            let (source, _) = out.ipv6?;
+            let head: &[u8; 40] = data.get(ETH..ETH + tunnel::IPV6_HEADER)?.try_into().ok()?;
+            let inner = tunnel::IPV6_HEADER + usize::from(u16::from_be_bytes([head[4], head[5]]));
+            if inner + tunnel::IPV6_HEADER > usize::from(out.mtu) {
+                return None;
+            }
+            let label = match u32::from_be_bytes([head[0], head[1], head[2], head[3]]) & 0xf_ffff {
+                0 => {
+                    let (protocol, l4_at) = lane_ipv6_upper(data, head[6], ETH + inner)?;
+                    if protocol != wire::protocol::TCP && protocol != wire::protocol::UDP {
+                        return None;
+                    }
+                    let ports = data.get(l4_at..l4_at + 4)?;
+                    let (source, destination) = (head[8..24].try_into().ok()?, head[24..40].try_into().ok()?);
+                    tunnel::derived_flow_label(source, destination, u16::from_be_bytes([ports[0], ports[1]]), u16::from_be_bytes([ports[2], ports[3]]), protocol)
+                }
+                label => label,
+            };
+            // The general path takes an identification for every packet it tunnels.
+            self.next_identification = self.next_identification.wrapping_add(1);
+            tunnel::encapsulate_ipv6_in_ipv6(frame, &source.octets(), &node.address.bytes, snapshot.tunnel_ttl, label, (out.mac, next_hop_mac))
+        } else {
+            let (source, _) = out.ipv4?;
+            let inner = usize::from(u16::from_be_bytes([*data.get(ETH + 2)?, *data.get(ETH + 3)?]));
+            if inner + tunnel::IPV4_HEADER > usize::from(out.mtu) {
+                return None;
+            }
+            let identification = self.next_identification;
+            self.next_identification = self.next_identification.wrapping_add(1);
+            let destination = [node.address.bytes[0], node.address.bytes[1], node.address.bytes[2], node.address.bytes[3]];
+            tunnel::encapsulate_ipv4_in_ipv4(frame, source.octets(), destination, snapshot.tunnel_ttl, identification as u16, (out.mac, next_hop_mac))
+        };
+        if let Err(reason) = encapsulated {
             return Some(Action::Drop(reason));
         }
         let counters = &*self.counters;

@@ -301,6 +301,90 @@ fn the_tunnel_lane_encapsulates_cid_records_as_the_reference() {
     }
 }
 
+/// The IPv6 lane's IP-in-IP finish (`Worker::tunnel_lane` for IPv6: the outer header written at
+/// the lane's fixed offsets, no parse) encapsulates the `flow-label-ipip` profile's segments
+/// exactly as the reference path does: the inner label as the outer one or, for a zero label,
+/// one derived from the 5-tuple (also found after option headers), the traffic class carried,
+/// Ethernet padding removed, a packet that fills the port's MTU in its tunnel exactly; and it
+/// leaves to the general path a packet one byte too big (answered with Packet Too Big) and a
+/// node whose next hop is unknown.
+#[test]
+fn the_tunnel_lane_encapsulates_ipv6_flows_as_the_reference() {
+    let profile = cidlb_perf::bench::find("flow-label-ipip").unwrap();
+    let packets = small_capture(profile, 300);
+    let config = profile.config();
+    assert!(config.contains("balance = \"flow-label\"\nforward = \"ipip\""));
+    let unresolved = config.replace("ip = \"2001:db8::22\"\nmac = \"02:00:00:00:00:22\"\n", "ip = \"2001:db8::99\"\nmac = \"02:00:00:00:00:22\"\n");
+    assert_ne!(unresolved, config);
+    for (name, config) in [("as generated", &config), ("node 34 unresolved", &unresolved)] {
+        let (mut lane, mut reference) = workers_over(config, &RuntimeState::default());
+        let (mut tunnelled, mut too_big, mut held) = (0, 0, 0);
+        let mut now = 1_000_000_000u64;
+        for (i, p) in packets.iter().enumerate() {
+            let mut bytes = p.bytes.clone();
+            assert_eq!(&bytes[12..14], &[0x86, 0xdd], "an IPv6 frame");
+            // The payload grown to `payload` bytes by zeros after the segment.
+            let grow = |bytes: &mut Vec<u8>, payload: usize| {
+                bytes[18..20].copy_from_slice(&(payload as u16).to_be_bytes());
+                bytes.resize(14 + 40 + payload, 0);
+            };
+            let zero_label = |bytes: &mut Vec<u8>| {
+                bytes[15] &= 0xf0;
+                bytes[16] = 0;
+                bytes[17] = 0;
+            };
+            let padding = if i % 8 == 1 { 10 } else { 0 };
+            match i % 8 {
+                1 => bytes.extend_from_slice(&[0xee; 10]),
+                // 1460 bytes of IP: 1500 in the tunnel, the port's MTU; then one byte more.
+                2 => grow(&mut bytes, 1420),
+                3 => grow(&mut bytes, 1421),
+                // A traffic class (0xb8) and a zero label; a zero label after two option headers.
+                4 => {
+                    bytes[14] = 0x6b;
+                    bytes[15] = 0x80 | (bytes[15] & 0x0f);
+                    zero_label(&mut bytes);
+                }
+                5 => {
+                    // Hop-by-hop and destination options, 8 bytes each, before the segment.
+                    let next = bytes[20];
+                    bytes[20] = 0;
+                    bytes.splice(54..54, [60, 0, 1, 4, 0, 0, 0, 0, next, 0, 1, 4, 0, 0, 0, 0]);
+                    let payload = u16::from_be_bytes([bytes[18], bytes[19]]) + 16;
+                    bytes[18..20].copy_from_slice(&payload.to_be_bytes());
+                    zero_label(&mut bytes);
+                }
+                _ => {}
+            }
+            assert!(lane.prepare(0, &bytes).in_session_lane(), "{name}: packet {i} not in the lane");
+            let mut a = VecFrame::from_bytes(&bytes);
+            let mut b = VecFrame::from_bytes(&bytes);
+            let action = lane.process(now, 0, &mut a);
+            assert_eq!(action, reference.process_reference(now, 0, &mut b), "{name}: packet {i} decided differently");
+            assert_eq!(a.data(), b.data(), "{name}: packet {i} rewritten differently");
+            match action {
+                Action::Transmit { .. } if a.data().len() == bytes.len() + 40 - padding => {
+                    tunnelled += 1;
+                    // The outer label: never zero, the inner one where there is one.
+                    let (outer, inner) = (&a.data()[14..18], &a.data()[54..58]);
+                    let label = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) & 0xf_ffff;
+                    assert!(label(outer) != 0 && (label(inner) == 0 || label(outer) == label(inner)), "{name}: packet {i}");
+                }
+                // Answered "too big", within the ICMP rate limit.
+                Action::Transmit { .. } | Action::Drop(DropReason::MtuExceeded) => too_big += 1,
+                Action::Hold { .. } => held += 1,
+                other => panic!("{name}: packet {i}: {other:?}"),
+            }
+            now += 20_000;
+        }
+        assert_eq!(counters(&lane), counters(&reference), "{name}: counters differ");
+        let n = packets.len();
+        assert_eq!(too_big, (0..n).filter(|i| i % 8 == 3).count(), "{name}: {too_big} too big");
+        assert!(tunnelled + held + too_big == n && tunnelled >= n / 3, "{name}: {tunnelled} tunnelled, {held} held");
+        assert_eq!(held > 0, name == "node 34 unresolved", "{name}: {held} held");
+    }
+}
+
 /// `bytes` through the data path (`lane`) and the reference path: the same action and output
 /// bytes, and the session or label lane took the frame exactly when `lanes`. The action and
 /// the frame out.
