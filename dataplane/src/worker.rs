@@ -770,9 +770,9 @@ impl Worker {
     /// The rest of the session, IPv6 and first-ClientHello lanes' finish when
     /// [`lane_nat`](Self::lane_nat) does not apply: [`tunnel_lane`](Self::tunnel_lane) for an
     /// IP-in-IP service when it applies, else `send_to_node` with the frame's parse. `V6` as
-    /// `lane_nat` takes it. (Called here rather than from the lanes' finish, the tunnel leaves
-    /// their NAT path's code as it was: a call with more arguments there cost `flow-label` ~15
-    /// instructions a packet, callgrind.)
+    /// `lane_nat` takes it. The tunnel is tried here, not in the lanes' finish, so that their
+    /// NAT path's code stays as it was (a call with more arguments there cost `flow-label` ~15
+    /// instructions a packet, callgrind).
     #[cold]
     #[inline(never)]
     fn lane_to_node<F: Frame, const V6: bool>(&mut self, now: u64, in_port: u16, frame: &mut F, service_index: u16, node_index: u16, target_port: Option<u16>) -> Action {

@@ -726,7 +726,7 @@ fn the_ipv6_lane_takes_labelled_fragments_and_decides_them_as_the_reference() {
 /// The session lane takes a `dtls-cid` service's datagrams without a CID record (the
 /// `handshake-1k` profile's ClientHellos, a ClientHello with a cookie, an alert: the session
 /// path; a client's first ClientHello: the stateless Hello route) and decides them as the
-/// reference path does, and leaves the rest to the general path: a CID record to a node that
+/// reference path does, by NAT and in IP-in-IP tunnels, and leaves the rest to the general path: a CID record to a node that
 /// is down (`unknown_cid = "session"`), a CID record cut short (dropped).
 #[test]
 fn the_session_lane_takes_dtls_datagrams_bound_for_the_session_path() {
@@ -735,6 +735,8 @@ fn the_session_lane_takes_dtls_datagrams_bound_for_the_session_path() {
     let packets = small_capture(profile, 300);
     let config = profile.config().replace("unknown_cid = \"drop\"", "unknown_cid = \"session\"");
     assert_ne!(config, profile.config());
+    let ipip = config.replace("unknown_cid = \"session\"\nforward = \"nat\"", "unknown_cid = \"session\"\nforward = \"ipip\"");
+    assert_ne!(ipip, config);
     let mut down = RuntimeState::default();
     down.health.insert(3, NodeState::Down);
     // The frame's Ethernet, IPv4 and UDP headers around another DTLS payload.
@@ -745,8 +747,8 @@ fn the_session_lane_takes_dtls_datagrams_bound_for_the_session_path() {
         bytes[38..40].copy_from_slice(&(8 + payload.len() as u16).to_be_bytes());
         bytes
     };
-    for (name, runtime) in [("as generated", RuntimeState::default()), ("node 3 down", down)] {
-        let (mut lane, mut reference) = workers_over(&config, &runtime);
+    for (name, config, runtime) in [("as generated", &config, RuntimeState::default()), ("node 3 down", &config, down), ("IP-in-IP", &ipip, RuntimeState::default())] {
+        let (mut lane, mut reference) = workers_over(config, &runtime);
         let (mut laned, mut hellos) = (0, 0);
         let mut now = 1_000_000_000u64;
         for round in 0..2 {
@@ -772,6 +774,7 @@ fn the_session_lane_takes_dtls_datagrams_bound_for_the_session_path() {
         assert!(laned >= packets.len() * 9 / 10, "{name}: {laned} in the lane");
         assert!(hellos >= packets.len() / 4, "{name}: {hellos} first ClientHellos forwarded");
         assert!(lane.counters.hello_forwarded.get() > 0 && lane.counters.session_forwarded.get() > 0, "{name}");
+        assert_eq!(lane.counters.tunnel_encapsulated.get() > 0, name == "IP-in-IP", "{name}");
     }
 }
 
