@@ -167,6 +167,13 @@ fn workers_over(config: &str, runtime: &RuntimeState) -> (Worker, Worker) {
     (worker(), worker())
 }
 
+/// A bench profile's `config` with the neighbour entry of node 2 (`192.0.2.12`), or of node 34
+/// (`2001:db8::22`) when `v6`, moved to an address no node has: that node's next hop unknown.
+fn unresolved_node(config: &str, v6: bool) -> String {
+    let (ip, elsewhere, mac) = if v6 { ("2001:db8::22", "2001:db8::99", "02:00:00:00:00:22") } else { ("192.0.2.12", "192.0.2.99", "02:00:00:00:00:02") };
+    config.replace(&format!("ip = \"{ip}\"\nmac = \"{mac}\"\n"), &format!("ip = \"{elsewhere}\"\nmac = \"{mac}\"\n"))
+}
+
 /// The CID lane (`Worker::prepare` deciding a CID record from its bytes, with no parse) takes
 /// the `cid` profile's records and decides each as the reference path does, also where the
 /// reference does not simply NAT it (its TTL spent, its node's next hop unknown); it leaves to
@@ -178,7 +185,7 @@ fn the_cid_lane_takes_cid_records_and_decides_them_as_the_reference() {
     let packets = small_capture(profile, 1000);
     let config = profile.config();
     // Node 2's next hop unknown: the reference holds its frames for the neighbour.
-    let unresolved = config.replace("ip = \"192.0.2.12\"\nmac = \"02:00:00:00:00:02\"\n", "ip = \"192.0.2.99\"\nmac = \"02:00:00:00:00:02\"\n");
+    let unresolved = unresolved_node(&config, false);
     assert_ne!(unresolved, config);
     let mut down = RuntimeState::default();
     down.health.insert(3, NodeState::Down);
@@ -244,7 +251,7 @@ fn the_tunnel_lane_encapsulates_cid_records_as_the_reference() {
     let packets = small_capture(profile, 1000);
     let config = profile.config();
     assert!(config.contains("forward = \"ipip\""));
-    let unresolved = config.replace("ip = \"192.0.2.12\"\nmac = \"02:00:00:00:00:02\"\n", "ip = \"192.0.2.99\"\nmac = \"02:00:00:00:00:02\"\n");
+    let unresolved = unresolved_node(&config, false);
     assert_ne!(unresolved, config);
     for (name, config) in [("as generated", &config), ("node 2 unresolved", &unresolved)] {
         let (mut lane, mut reference) = workers_over(config, &RuntimeState::default());
@@ -314,7 +321,7 @@ fn the_tunnel_lane_encapsulates_ipv6_flows_as_the_reference() {
     let packets = small_capture(profile, 300);
     let config = profile.config();
     assert!(config.contains("balance = \"flow-label\"\nforward = \"ipip\""));
-    let unresolved = config.replace("ip = \"2001:db8::22\"\nmac = \"02:00:00:00:00:22\"\n", "ip = \"2001:db8::99\"\nmac = \"02:00:00:00:00:22\"\n");
+    let unresolved = unresolved_node(&config, true);
     assert_ne!(unresolved, config);
     for (name, config) in [("as generated", &config), ("node 34 unresolved", &unresolved)] {
         let (mut lane, mut reference) = workers_over(config, &RuntimeState::default());
@@ -461,7 +468,7 @@ fn the_session_lane_takes_5_tuple_flows_and_decides_them_as_the_reference() {
     let coap = "protocol = \"udp\"\nbalance = \"five-tuple\"";
     assert!(config.contains(coap));
     let any = config.replace(coap, "protocol = \"any\"\nbalance = \"five-tuple\"\ntarget_port = 7000");
-    let unresolved = config.replace("ip = \"192.0.2.12\"\nmac = \"02:00:00:00:00:02\"\n", "ip = \"192.0.2.99\"\nmac = \"02:00:00:00:00:02\"\n");
+    let unresolved = unresolved_node(&config, false);
     let ipip = config.replace(coap, "protocol = \"udp\"\nbalance = \"five-tuple\"\nforward = \"ipip\"");
     assert!(unresolved != config && any != config && ipip != config);
     let mut down = RuntimeState::default();
@@ -529,7 +536,7 @@ fn the_ipv6_lane_takes_labelled_flows_and_decides_them_as_the_reference() {
     assert!(config.contains(web6));
     let verify = config.replace(web6, "protocol = \"any\"\nbalance = \"flow-label\"\nlabel_policy = \"verify\"");
     let target = config.replace(web6, "protocol = \"any\"\nbalance = \"flow-label\"\ntarget_port = 8443");
-    let unresolved = config.replace("ip = \"2001:db8::22\"\nmac = \"02:00:00:00:00:22\"\n", "ip = \"2001:db8::99\"\nmac = \"02:00:00:00:00:22\"\n");
+    let unresolved = unresolved_node(&config, true);
     let ipip = config.replace(web6, "protocol = \"any\"\nbalance = \"flow-label\"\nforward = \"ipip\"");
     assert!([&verify, &target, &unresolved, &ipip].iter().all(|c| **c != config));
     let mut down = RuntimeState::default();
@@ -611,7 +618,7 @@ fn the_ipv6_lane_takes_labelled_fragments_and_decides_them_as_the_reference() {
     assert!(config.contains(web6));
     let with = |extra: &str| config.replace(web6, &format!("{web6}\n{extra}"));
     let target = with("target_port = 8443");
-    let unresolved = config.replace("ip = \"2001:db8::22\"\nmac = \"02:00:00:00:00:22\"\n", "ip = \"2001:db8::99\"\nmac = \"02:00:00:00:00:22\"\n");
+    let unresolved = unresolved_node(&config, true);
     let ipip = with("forward = \"ipip\"");
     assert!(unresolved != config);
     let mut down = RuntimeState::default();
@@ -816,7 +823,7 @@ fn the_ipv6_lane_takes_option_headers_and_zero_labels_as_the_reference() {
     let ignore = with("label_policy = \"ignore\"");
     let five = config.replace(web6, "protocol = \"any\"\nbalance = \"five-tuple\"");
     let target = with("target_port = 8443");
-    let unresolved = config.replace("ip = \"2001:db8::22\"\nmac = \"02:00:00:00:00:22\"\n", "ip = \"2001:db8::99\"\nmac = \"02:00:00:00:00:22\"\n");
+    let unresolved = unresolved_node(&config, true);
     let ipip = with("forward = \"ipip\"");
     assert!([&verify, &ignore, &five, &target, &unresolved, &ipip].iter().all(|c| **c != config));
     let mut down = RuntimeState::default();
