@@ -128,6 +128,10 @@ fn init_logging() {
 fn main() -> std::process::ExitCode {
     init_logging();
     let cli = Cli::parse();
+    if let Err(error) = cidlb_dataplane::select::check_cpu() {
+        eprintln!("cidlb: {error}");
+        return std::process::ExitCode::FAILURE;
+    }
     let result = match cli.command {
         Command::Check { config } => check(&config),
         Command::Replay(args) => replay::replay(&args),

@@ -8,5 +8,5 @@
 mod hash;
 mod maglev;
 
-pub use hash::FlowHasher;
+pub use hash::{check_cpu, FlowHasher};
 pub use maglev::{Maglev, MaglevTable, DEFAULT_TABLE_SIZE};

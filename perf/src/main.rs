@@ -163,7 +163,9 @@ fn select(names: &[String]) -> anyhow::Result<Vec<&'static bench::BenchProfile>>
 }
 
 fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+    let command = Cli::parse().command;
+    cidlb_dataplane::select::check_cpu().map_err(|error| anyhow::anyhow!(error))?;
+    match command {
         Command::Gen { profile, packets, flows, nodes, size, seed, out } => {
             let (generator, mut params) = match bench::find(&profile) {
                 Some(b) if !is_profile(&profile) || b.generator == profile => (b.generator, b.params()),

@@ -6,39 +6,61 @@
 //! SipHash keyed by the cluster-wide `hash_key`, predicting that needs the key. The key is
 //! equal on every balancer of a cluster, so all of them pick the same node for a flow.
 //!
-//! Why SipHash-1-3 (Aumasson & Bernstein, "SipHash: a fast short-input PRF", 2012; 1 compression
-//! round, 3 finalisation rounds, the variant Rust's std `HashMap` uses): a PRF, not just a
-//! well-mixed function, so seed-independent multicollisions (as for MurmurHash/CityHash) are
-//! not known. The full 2-4 variant costs about twice as much for no practical gain here.
+//! The flow hash (session 25): AES-128 of one 16-byte block. An IPv4 key's two words (its
+//! addresses and its ports, protocol and kind) are that block as they are. An IPv6 key's five
+//! words (40 bytes) are first compressed to 128 bits with NH (UMAC's hash, RFC 4418 §5; Black et
+//! al., CRYPTO 1999) over 64-bit words, keyed with subkeys derived from the same key. AES-128 is
+//! a pseudorandom permutation of 128-bit blocks, hence a PRF up to the birthday bound; NH with
+//! 64-bit words is 2^-64-almost-universal, and an almost-universal hash followed by a PRF is a
+//! PRF (the advantage grows by q² · 2^-64 for q flows). So predicting a bucket or a node still
+//! needs the key. The AES key is itself derived from the config's `hash_key` (see
+//! [`FlowHasher::new`]), and [`aes`] (RustCrypto) runs it: AES-NI where the CPU has it
+//! (detected at start), else its constant-time software AES, which gives the same bytes.
 //!
-//! Cost, measured by `session::timing` (release, this repo's shared 2-core 2.3 GHz Xeon VM,
+//! Why not SipHash-1-3 any more (Aumasson & Bernstein, 2012; sessions 4 to 24 hashed flows with
+//! it, over NH's output for IPv6): seven SipRounds are ~135 instructions a packet, 11–13 % of
+//! the session and flow-label paths' whole count; one block through AES-NI is 11 instructions
+//! plus the crate's dispatch (~25 in all; the tuning log, twenty-fifth round). SipHash stays
+//! for what is not on the packet path: node ids for Maglev's permutations and control-plane
+//! bytes ([`FlowHasher::hash_node`], [`FlowHasher::hash_bytes`]).
+//!
+//! Cost, measured by `session::timing` (release, this repo's shared 2-core 2.6 GHz Xeon VM,
 //! best of 60 runs; for scale a 2-multiply 64-bit mixer costs 1.0 ns there):
 //!
 //! | message                                                | ns   |
 //! |--------------------------------------------------------|------|
-//! | `siphasher` SipHash-1-3, 37-byte IPv6 5-tuple          | 14.2 |
-//! | SipHash-1-3 word-wise, the 40-byte IPv6 key            | 15.5 |
-//! | NH + SipHash-1-3 over 24 bytes, IPv6 key (used)        | 13.5 |
-//! | SipHash-1-3 word-wise, the 16-byte IPv4 key (used)     |  9.6 |
+//! | `siphasher` SipHash-1-3, 37-byte IPv6 5-tuple          | TIME_CRATE |
+//! | SipHash-1-3 word-wise, the 40-byte IPv6 key            | TIME_PLAIN |
+//! | NH over 48 bytes + AES-128, IPv6 key (used)            | TIME_V6 |
+//! | AES-128 of the 16-byte IPv4 key (used)                 | TIME_V4 |
 //!
-//! That is a quarter to a third of the ~40 ns per-packet budget, so the trade-off is: keep the
-//! hash keyed and strong (an attacker must not aim flows at one bucket or node), make the
-//! message compact (16 bytes for IPv4, 24 after NH for IPv6), and hash each packet exactly
-//! once ([`FlowHasher::hash_flow`]), reusing that one value for the session bucket, its
-//! signature and, on a miss, the Maglev slot (`SessionTable::lookup_hashed` /
-//! `insert_hashed`, [`crate::select::MaglevTable::lookup`]).
+//! The message is compact (one block), each packet is hashed exactly once
+//! ([`FlowHasher::hash_flow`]) and that one value serves the session bucket, its signature and,
+//! on a miss, the Maglev slot (`SessionTable::lookup_hashed` / `insert_hashed`,
+//! [`crate::select::MaglevTable::lookup`]).
+//!
+//! Every balancer of a cluster must run the same function to pick the same node for a new
+//! flow: a balancer from before session 25 (SipHash) and one from after pick differently until
+//! all are upgraded (established sessions stay where they are; the README's upgrade note).
 #![forbid(unsafe_code)]
 
 use crate::session::FlowKey;
 
-/// Keyed SipHash-1-3 over flow keys and node ids; cheap to clone (32 bytes).
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// NH subkeys: one a word of the IPv6 message (five key words and one zero word).
+const COMPRESSION_WORDS: usize = 6;
+
+/// The keyed flow hash (AES-128 of one block, NH-compressed for IPv6) and keyed SipHash-1-3
+/// for node ids and control-plane bytes. Built once a worker and snapshot; ~1 KiB, of which a
+/// packet reads the NH subkeys and the 176 bytes of AES round keys.
+#[derive(Clone)]
 pub struct FlowHasher {
+    /// The expanded AES-128 key of the flow hash (see [`cipher`]).
+    cipher: cipher::Aes128,
+    /// NH subkeys for IPv6 keys (see [`FlowHasher::hash_flow`]).
+    compression_key: [u64; COMPRESSION_WORDS],
     /// The SipHash initial state `v0..v3` after mixing in the key (the constants of the SipHash
     /// paper §2, "somepseudorandomlygeneratedbytes"), precomputed once.
     initial_state: [u64; 4],
-    /// NH subkeys for IPv6 addresses (see [`FlowHasher::hash_flow`]).
-    compression_key: [u64; 4],
 }
 
 impl std::fmt::Debug for FlowHasher {
@@ -70,81 +92,71 @@ macro_rules! sip_round {
 
 impl FlowHasher {
     /// From the 16-byte `hash_key` of the config (two little-endian words, as `siphasher`).
+    ///
+    /// Derived keys, each SipHash-1-3 under `hash_key` of a 24-byte message no other hash takes
+    /// (flows are hashed by AES, node ids are 8 bytes): NH subkey `i` (0..6) of the words
+    /// `[i, 0x6e68, 0]` ("nh"), and the AES-128 key as the little-endian bytes of the words
+    /// `[6, 0x6e68, 0]` and `[7, 0x6e68, 0]`.
     pub fn new(key: [u8; 16]) -> FlowHasher {
         let key0 = u64::from_le_bytes([key[0], key[1], key[2], key[3], key[4], key[5], key[6], key[7]]);
         let key1 = u64::from_le_bytes([key[8], key[9], key[10], key[11], key[12], key[13], key[14], key[15]]);
-        let mut hasher = FlowHasher {
-            initial_state: [
-                key0 ^ 0x736f_6d65_7073_6575,
-                key1 ^ 0x646f_7261_6e64_6f6d,
-                key0 ^ 0x6c79_6765_6e65_7261,
-                key1 ^ 0x7465_6462_7974_6573,
-            ],
-            compression_key: [0; 4],
-        };
-        // Derived subkeys (a PRF of the key with a 24-byte domain no other message uses).
-        let mut compression_key = [0u64; 4];
-        for (index, subkey) in compression_key.iter_mut().enumerate() {
-            *subkey = hasher.sip13_words([index as u64, 0x6e68, 0]);
-        }
-        hasher.compression_key = compression_key;
-        hasher
+        let initial_state = [
+            key0 ^ 0x736f_6d65_7073_6575,
+            key1 ^ 0x646f_7261_6e64_6f6d,
+            key0 ^ 0x6c79_6765_6e65_7261,
+            key1 ^ 0x7465_6462_7974_6573,
+        ];
+        let derive = |index: u64| sip13_words(&initial_state, [index, 0x6e68, 0]);
+        let compression_key = std::array::from_fn(|index| derive(index as u64));
+        let mut cipher_key = [0u8; 16];
+        cipher_key[..8].copy_from_slice(&derive(COMPRESSION_WORDS as u64).to_le_bytes());
+        cipher_key[8..].copy_from_slice(&derive(COMPRESSION_WORDS as u64 + 1).to_le_bytes());
+        FlowHasher { cipher: cipher::Aes128::new(cipher_key), compression_key, initial_state }
     }
 
-    /// SipHash-1-3 of the little-endian bytes of `words`; equal to `siphasher`'s
-    /// `SipHasher13::hash` over those `8 * N` bytes (tested), without its byte buffering.
+    /// SipHash-1-3 of the little-endian bytes of `words` under the hasher's key.
     #[inline(always)]
     fn sip13_words<const N: usize>(&self, words: [u64; N]) -> u64 {
-        let [mut v0, mut v1, mut v2, mut v3] = self.initial_state;
-        let mut index = 0;
-        while index < N {
-            let word = words[index];
-            v3 ^= word;
-            sip_round!(v0, v1, v2, v3);
-            v0 ^= word;
-            index += 1;
-        }
-        // SipHash §2: the last block holds the message length (mod 256) in its top byte; our
-        // messages are whole words, so no tail bytes.
-        let last = ((8 * N) as u64) << 56;
-        v3 ^= last;
-        sip_round!(v0, v1, v2, v3);
-        v0 ^= last;
-        v2 ^= 0xff;
-        sip_round!(v0, v1, v2, v3);
-        sip_round!(v0, v1, v2, v3);
-        sip_round!(v0, v1, v2, v3);
-        v0 ^ v1 ^ v2 ^ v3
+        sip13_words(&self.initial_state, words)
     }
 
     /// The one hash of a packet's flow. Its low bits pick the session bucket, its top 16 bits
     /// are the bucket signature and its high 32 bits pick the Maglev slot; hash once, use thrice.
     ///
-    /// IPv4 keys: SipHash-1-3 over words 0 and 4 (16 bytes; words 1..=3 are zero). IPv6 keys:
-    /// the four address words are first compressed to 128 bits with NH (UMAC's hash, RFC 4418
-    /// §5; Black et al., CRYPTO 1999) over 64-bit words, keyed with subkeys derived from the
-    /// same key, then SipHash-1-3 runs over those 2 words and word 4 (24 bytes instead of 40:
-    /// ~13% less time). NH with 64-bit words is 2^-64-almost-universal, so two distinct address
-    /// pairs collide with probability at most 2^-64 for an attacker who does not know the key:
-    /// no weaker than SipHash's own 64-bit output. The kind byte in word 4 and the message
-    /// length keep IPv4 and IPv6 domains apart.
+    /// The low 64 bits (little-endian) of AES-128 of one block: for an IPv4 key its words 0
+    /// and 4 (addresses; ports, protocol and kind: words 1..=3 are zero), for an IPv6 key the NH
+    /// of its five words ([`FlowHasher::nh_key`]). Two distinct IPv6 keys reach the same block
+    /// with probability at most 2^-64, and an IPv6 key reaches a given IPv4 block with
+    /// probability at most 2^-63, for an attacker who does not know the key (NH's bound, and
+    /// NH's output is that close to uniform on any one value).
     #[inline]
     pub fn hash_flow(&self, key: &FlowKey) -> u64 {
         let words = key.words();
-        if key.kind().is_ipv4() {
-            return self.sip13_words([words[0], words[4]]);
-        }
-        let compressed = self.nh_addresses(words);
-        self.sip13_words([compressed as u64, (compressed >> 64) as u64, words[4]])
+        let block = if key.kind().is_ipv4() { u128::from(words[0]) | u128::from(words[4]) << 64 } else { self.nh_key(words) };
+        self.cipher.encrypt_low64(block)
     }
 
-    /// NH over the four address words: `(w0 + k0)(w1 + k1) + (w2 + k2)(w3 + k3) mod 2^128`.
+    /// NH over the key's five words and a zero word, pairwise:
+    /// `(w0 + k0)(w1 + k1) + (w2 + k2)(w3 + k3) + (w4 + k4)(0 + k5) mod 2^128`, each sum mod
+    /// 2^64. Keys differing in any word collide with probability at most 2^-64 over the
+    /// subkeys (Black et al., Theorem 4.2: the pair where they differ fixes at most one value
+    /// of its other subkey, the zero word included).
     #[inline(always)]
-    fn nh_addresses(&self, words: &[u64; 5]) -> u128 {
-        let subkeys = &self.compression_key;
-        let first = u128::from(words[0].wrapping_add(subkeys[0])) * u128::from(words[1].wrapping_add(subkeys[1]));
-        let second = u128::from(words[2].wrapping_add(subkeys[2])) * u128::from(words[3].wrapping_add(subkeys[3]));
-        first.wrapping_add(second)
+    fn nh_key(&self, words: &[u64; 5]) -> u128 {
+        let k = &self.compression_key;
+        let pair = |a: u64, b: u64, ka: u64, kb: u64| u128::from(a.wrapping_add(ka)) * u128::from(b.wrapping_add(kb));
+        pair(words[0], words[1], k[0], k[1]).wrapping_add(pair(words[2], words[3], k[2], k[3])).wrapping_add(pair(words[4], 0, k[4], k[5]))
+    }
+
+    /// Session 24's flow hash (NH of the addresses, then SipHash-1-3 over 24 bytes), kept for
+    /// the timing harness.
+    #[cfg(test)]
+    pub(crate) fn hash_flow_siphash(&self, key: &FlowKey) -> u64 {
+        let words = key.words();
+        let k = &self.compression_key;
+        let pair = |a: u64, b: u64, ka: u64, kb: u64| u128::from(a.wrapping_add(ka)) * u128::from(b.wrapping_add(kb));
+        let compressed = pair(words[0], words[1], k[0], k[1]).wrapping_add(pair(words[2], words[3], k[2], k[3]));
+        self.sip13_words([compressed as u64, (compressed >> 64) as u64, words[4]])
     }
 
     /// The pre-NH construction (SipHash-1-3 over all 40 bytes), kept for the timing harness.
@@ -168,35 +180,214 @@ impl FlowHasher {
     }
 }
 
+/// Whether this CPU runs what this build was compiled for: a build with the `aes` target
+/// feature (the repo's `.cargo/config.toml` turns it on for x86-64) executes AES-NI in the flow
+/// hash and would die of SIGILL on a CPU without it. Both binaries ask before anything else;
+/// `Err` says what to do. Linux only (`/proc/cpuinfo`); where that cannot be read, `Ok`.
+pub fn check_cpu() -> Result<(), String> {
+    if !cipher::NEEDS_AES_NI {
+        return Ok(());
+    }
+    let Ok(cpuinfo) = std::fs::read_to_string("/proc/cpuinfo") else {
+        return Ok(());
+    };
+    match cpuinfo.lines().find(|line| line.starts_with("flags")) {
+        Some(flags) if !flags.split_whitespace().any(|flag| flag == "aes") => Err(
+            "this build of cidlb hashes flows with AES-NI (target feature `aes`, set in .cargo/config.toml) and this CPU has none; \
+             build with RUSTFLAGS=\"\" for the portable AES (the same hashes, slower)"
+                .to_string(),
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// AES-128 encryption of one block, the flow hash's PRF. Two implementations of the same
+/// function (FIPS-197; the tests pin its values, and `scripts/test.sh` runs them in both
+/// builds), so balancers built either way pick the same nodes:
+/// - with the `aes` target feature at compile time (x86-64 through `.cargo/config.toml`):
+///   AES-NI inline through `safe_arch`'s safe wrappers, the block built in a register (no
+///   store to memory and load back, which stalled ~12 cycles a packet through `aes`'s API, and
+///   no call);
+/// - otherwise RustCrypto's `aes`: AES-NI detected at run time, else constant-time software.
+#[cfg(all(target_arch = "x86_64", target_feature = "aes"))]
+mod cipher {
+    use safe_arch::{
+        aes_encrypt_last_m128i, aes_encrypt_m128i, aes_key_gen_assist_m128i, byte_shl_imm_u128_m128i, get_i64_from_m128i_s,
+        m128i, set_i64_m128i, shuffle_ai_f32_all_m128i,
+    };
+
+    pub(super) const NEEDS_AES_NI: bool = true;
+
+    /// The 11 round keys.
+    #[derive(Clone)]
+    pub(super) struct Aes128([m128i; 11]);
+
+    /// One step of the AES-128 key schedule (FIPS-197 §5.2) with AES-NI's key-generation assist.
+    #[inline(always)]
+    fn expand_step<const RCON: i32>(key: m128i) -> m128i {
+        let assist = shuffle_ai_f32_all_m128i::<0xff>(aes_key_gen_assist_m128i::<RCON>(key));
+        let key = key ^ byte_shl_imm_u128_m128i::<4>(key);
+        let key = key ^ byte_shl_imm_u128_m128i::<4>(key);
+        let key = key ^ byte_shl_imm_u128_m128i::<4>(key);
+        key ^ assist
+    }
+
+    impl Aes128 {
+        pub(super) fn new(key: [u8; 16]) -> Aes128 {
+            let k0 = m128i::from(key);
+            let k1 = expand_step::<0x01>(k0);
+            let k2 = expand_step::<0x02>(k1);
+            let k3 = expand_step::<0x04>(k2);
+            let k4 = expand_step::<0x08>(k3);
+            let k5 = expand_step::<0x10>(k4);
+            let k6 = expand_step::<0x20>(k5);
+            let k7 = expand_step::<0x40>(k6);
+            let k8 = expand_step::<0x80>(k7);
+            let k9 = expand_step::<0x1b>(k8);
+            let k10 = expand_step::<0x36>(k9);
+            Aes128([k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10])
+        }
+
+        /// The low 64 bits (little-endian) of the encryption of `block`'s little-endian bytes.
+        #[inline(always)]
+        pub(super) fn encrypt_low64(&self, block: u128) -> u64 {
+            let [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10] = self.0;
+            let mut state = set_i64_m128i((block >> 64) as i64, block as i64) ^ k0;
+            for round_key in [k1, k2, k3, k4, k5, k6, k7, k8, k9] {
+                state = aes_encrypt_m128i(state, round_key);
+            }
+            get_i64_from_m128i_s(aes_encrypt_last_m128i(state, k10)) as u64
+        }
+    }
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_feature = "aes")))]
+mod cipher {
+    use aes::cipher::{BlockEncrypt, KeyInit};
+
+    pub(super) const NEEDS_AES_NI: bool = false;
+
+    #[derive(Clone)]
+    pub(super) struct Aes128(aes::Aes128Enc);
+
+    impl Aes128 {
+        pub(super) fn new(key: [u8; 16]) -> Aes128 {
+            Aes128(aes::Aes128Enc::new(&key.into()))
+        }
+
+        /// The low 64 bits (little-endian) of the encryption of `block`'s little-endian bytes.
+        #[inline(always)]
+        pub(super) fn encrypt_low64(&self, block: u128) -> u64 {
+            let mut block = aes::Block::from(block.to_le_bytes());
+            self.0.encrypt_block(&mut block);
+            let (low, _) = block.split_at(8);
+            u64::from_le_bytes([low[0], low[1], low[2], low[3], low[4], low[5], low[6], low[7]])
+        }
+    }
+}
+
+/// SipHash-1-3 of the little-endian bytes of `words` from the keyed `initial_state`; equal to
+/// `siphasher`'s `SipHasher13::hash` over those `8 * N` bytes (tested), without its byte
+/// buffering.
+#[inline(always)]
+fn sip13_words<const N: usize>(initial_state: &[u64; 4], words: [u64; N]) -> u64 {
+    let [mut v0, mut v1, mut v2, mut v3] = *initial_state;
+    let mut index = 0;
+    while index < N {
+        let word = words[index];
+        v3 ^= word;
+        sip_round!(v0, v1, v2, v3);
+        v0 ^= word;
+        index += 1;
+    }
+    // SipHash §2: the last block holds the message length (mod 256) in its top byte; our
+    // messages are whole words, so no tail bytes.
+    let last = ((8 * N) as u64) << 56;
+    v3 ^= last;
+    sip_round!(v0, v1, v2, v3);
+    v0 ^= last;
+    v2 ^= 0xff;
+    sip_round!(v0, v1, v2, v3);
+    sip_round!(v0, v1, v2, v3);
+    sip_round!(v0, v1, v2, v3);
+    v0 ^ v1 ^ v2 ^ v3
+}
+
 #[cfg(test)]
 mod tests {
+    // Test-only (never compiled into a binary, so never run on network input): each unwrap()
+    // below is on a fixture the test built.
     use super::*;
+    use aes::cipher::{BlockEncrypt, KeyInit};
     use proptest::prelude::*;
 
     const KEY: [u8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+    const PIN_V4: u64 = 0x330dcdf942509f47;
+    const PIN_V6: u64 = 0xbc2d0c721fc7fccd;
+    const PIN_LABEL: u64 = 0x27d9eb62ba82fa85;
+    const PIN_NODE: u64 = 0x33d5b3229db273eb;
 
     fn bytes_of(words: &[u64]) -> Vec<u8> {
         words.iter().flat_map(|word| word.to_le_bytes()).collect()
     }
 
+    /// The flow hash is the documented construction, rebuilt here from `siphasher` (the derived
+    /// keys) and `aes` (the block cipher), and the SipHash uses equal `siphasher`'s.
     #[test]
-    fn matches_reference_siphash13() {
+    fn matches_the_reference_construction() {
         let hasher = FlowHasher::new(KEY);
         let reference = siphasher::sip::SipHasher13::new_with_key(&KEY);
-        let key = FlowKey::five_tuple_v6([1; 16], [2; 16], 3, 4, 17);
-        assert_eq!(hasher.hash_flow_words(&key), reference.hash(&bytes_of(key.words())));
-        // IPv6: NH of the addresses, then SipHash-1-3 over (NH low, NH high, word 4).
-        let words = key.words();
-        let subkeys: Vec<u64> =
-            (0..4u64).map(|index| reference.hash(&bytes_of(&[index, 0x6e68, 0]))).collect();
-        let nh = u128::from(words[0].wrapping_add(subkeys[0]))
-            .wrapping_mul(u128::from(words[1].wrapping_add(subkeys[1])))
-            .wrapping_add(u128::from(words[2].wrapping_add(subkeys[2])).wrapping_mul(u128::from(words[3].wrapping_add(subkeys[3]))));
-        assert_eq!(hasher.hash_flow(&key), reference.hash(&bytes_of(&[nh as u64, (nh >> 64) as u64, words[4]])));
+        let derived = |index: u64| reference.hash(&bytes_of(&[index, 0x6e68, 0]));
+        let cipher_key: Vec<u8> = bytes_of(&[derived(6), derived(7)]);
+        let cipher = aes::Aes128Enc::new_from_slice(&cipher_key).unwrap();
+        let encrypt = |block: u128| {
+            let mut block = aes::Block::from(block.to_le_bytes());
+            cipher.encrypt_block(&mut block);
+            u64::from_le_bytes(block[..8].try_into().unwrap())
+        };
+        // IPv6: NH of the five words and a zero word, then AES-128.
+        for key in [FlowKey::five_tuple_v6([1; 16], [2; 16], 3, 4, 17), FlowKey::label([7; 16], [8; 16], 0x12345)] {
+            let words = key.words();
+            let mut message = [0u64; 6];
+            message[..5].copy_from_slice(words);
+            let nh = message.chunks_exact(2).enumerate().fold(0u128, |sum, (pair, word)| {
+                let first = word[0].wrapping_add(derived(2 * pair as u64));
+                let second = word[1].wrapping_add(derived(2 * pair as u64 + 1));
+                sum.wrapping_add(u128::from(first) * u128::from(second))
+            });
+            assert_eq!(hasher.hash_flow(&key), encrypt(nh));
+        }
+        // IPv4: words 0 and 4 are the block.
         let key = FlowKey::five_tuple_v4([192, 0, 2, 1], [192, 0, 2, 10], 40000, 5684, 17);
-        assert_eq!(hasher.hash_flow(&key), reference.hash(&bytes_of(&[key.words()[0], key.words()[4]])));
+        assert_eq!(hasher.hash_flow(&key), encrypt(u128::from(key.words()[0]) | u128::from(key.words()[4]) << 64));
+        assert_eq!(hasher.hash_flow_words(&key), reference.hash(&bytes_of(key.words())));
         assert_eq!(hasher.hash_node(7), reference.hash(&7u64.to_le_bytes()));
         assert_eq!(hasher.hash_bytes(b"cidlb"), reference.hash(b"cidlb"));
+    }
+
+    /// The cipher is standard AES-128 on this CPU (FIPS-197 Appendix C.1), whichever backend
+    /// `aes` detected: balancers of one cluster on different CPUs compute the same hashes.
+    #[test]
+    fn the_block_cipher_is_aes_128() {
+        let cipher = aes::Aes128Enc::new_from_slice(&KEY).unwrap();
+        let mut block = aes::Block::from([0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff]);
+        cipher.encrypt_block(&mut block);
+        assert_eq!(block.as_slice(), [0x69, 0xc4, 0xe0, 0xd8, 0x6a, 0x7b, 0x04, 0x30, 0xd8, 0xcd, 0xb7, 0x80, 0x70, 0xb4, 0xc5, 0x5a]);
+    }
+
+    /// Pinned values: a change of the flow hash moves new flows to other nodes on a cluster
+    /// whose balancers run different versions, so it must be deliberate (update these and the
+    /// README's upgrade note together).
+    #[test]
+    fn flow_hashes_are_pinned() {
+        let hasher = FlowHasher::new(KEY);
+        let v4 = FlowKey::five_tuple_v4([192, 0, 2, 1], [192, 0, 2, 10], 40000, 5684, 17);
+        let v6 = FlowKey::five_tuple_v6([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], [0x20; 16], 40000, 5684, 17);
+        let label = FlowKey::label([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], [0x20; 16], 0x12345);
+        assert_eq!(
+            [hasher.hash_flow(&v4), hasher.hash_flow(&v6), hasher.hash_flow(&label), hasher.hash_node(7)],
+            [PIN_V4, PIN_V6, PIN_LABEL, PIN_NODE]
+        );
     }
 
     #[test]
@@ -212,16 +403,36 @@ mod tests {
     }
 
     proptest! {
-        /// Flipping any bit of an IPv6 key changes the hash (NH is injective enough in practice;
-        /// a collision here would be a 2^-64 event).
+        /// Flipping any bit of a key's fields changes the hash: the addresses, ports and
+        /// protocol of an IPv6 or IPv4 5-tuple (a collision here would be a 2^-64 event).
         #[test]
-        fn any_bit_flip_changes_the_hash(source in any::<[u8; 16]>(), destination in any::<[u8; 16]>(), bit in 0usize..256) {
+        fn any_bit_flip_changes_the_hash(
+            source in any::<[u8; 16]>(),
+            destination in any::<[u8; 16]>(),
+            ports in any::<[u8; 4]>(),
+            protocol in any::<u8>(),
+            bit in 0usize..296,
+        ) {
             let hasher = FlowHasher::new(KEY);
-            let key = FlowKey::five_tuple_v6(source, destination, 1, 2, 17);
-            let (mut source2, mut destination2) = (source, destination);
-            if bit < 128 { source2[bit / 8] ^= 1 << (bit % 8) } else { destination2[(bit - 128) / 8] ^= 1 << (bit % 8) }
-            let other = FlowKey::five_tuple_v6(source2, destination2, 1, 2, 17);
-            prop_assert_ne!(hasher.hash_flow(&key), hasher.hash_flow(&other));
+            let mut fields = [0u8; 37];
+            fields[..16].copy_from_slice(&source);
+            fields[16..32].copy_from_slice(&destination);
+            fields[32..36].copy_from_slice(&ports);
+            fields[36] = protocol;
+            let v6 = |f: &[u8; 37]| {
+                let port = |at: usize| u16::from_be_bytes([f[at], f[at + 1]]);
+                FlowKey::five_tuple_v6(f[..16].try_into().unwrap(), f[16..32].try_into().unwrap(), port(32), port(34), f[36])
+            };
+            let v4 = |f: &[u8; 37]| {
+                let port = |at: usize| u16::from_be_bytes([f[at], f[at + 1]]);
+                FlowKey::five_tuple_v4(f[..4].try_into().unwrap(), f[16..20].try_into().unwrap(), port(32), port(34), f[36])
+            };
+            let mut flipped = fields;
+            flipped[bit / 8] ^= 1 << (bit % 8);
+            prop_assert_ne!(hasher.hash_flow(&v6(&fields)), hasher.hash_flow(&v6(&flipped)));
+            if v4(&fields) != v4(&flipped) {
+                prop_assert_ne!(hasher.hash_flow(&v4(&fields)), hasher.hash_flow(&v4(&flipped)));
+            }
         }
 
         #[test]
