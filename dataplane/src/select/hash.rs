@@ -3,7 +3,7 @@
 //!
 //! Why keyed: an unkeyed hash lets anyone compute which bucket or node a 5-tuple lands on and
 //! aim a flood of flows at one session bucket (evicting its live sessions) or one node. With
-//! SipHash keyed by the cluster-wide `hash_key`, predicting that needs the key. The key is
+//! a PRF keyed by the cluster-wide `hash_key`, predicting that needs the key. The key is
 //! equal on every balancer of a cluster, so all of them pick the same node for a flow.
 //!
 //! The flow hash (session 25): AES-128 of one 16-byte block. An IPv4 key's two words (its
@@ -14,25 +14,27 @@
 //! 64-bit words is 2^-64-almost-universal, and an almost-universal hash followed by a PRF is a
 //! PRF (the advantage grows by q² · 2^-64 for q flows). So predicting a bucket or a node still
 //! needs the key. The AES key is itself derived from the config's `hash_key` (see
-//! [`FlowHasher::new`]), and [`aes`] (RustCrypto) runs it: AES-NI where the CPU has it
-//! (detected at start), else its constant-time software AES, which gives the same bytes.
+//! [`FlowHasher::new`]). How the cipher runs: AES-NI inline where the build enables it, else
+//! RustCrypto's `aes` (see `cipher` below); both give the same bytes.
 //!
 //! Why not SipHash-1-3 any more (Aumasson & Bernstein, 2012; sessions 4 to 24 hashed flows with
 //! it, over NH's output for IPv6): seven SipRounds are ~135 instructions a packet, 11–13 % of
 //! the session and flow-label paths' whole count; one block through AES-NI is 11 instructions
-//! plus the crate's dispatch (~25 in all; the tuning log, twenty-fifth round). SipHash stays
-//! for what is not on the packet path: node ids for Maglev's permutations and control-plane
-//! bytes ([`FlowHasher::hash_node`], [`FlowHasher::hash_bytes`]).
+//! and the three multiplies of NH for IPv6 (callgrind: session-1k 821 → 723 instructions a
+//! packet, flow-label 1025 → 916; the tuning log, twenty-fifth round). SipHash stays for what
+//! is not on the packet path: node ids for Maglev's permutations and control-plane bytes
+//! ([`FlowHasher::hash_node`], [`FlowHasher::hash_bytes`]).
 //!
 //! Cost, measured by `session::timing` (release, this repo's shared 2-core 2.6 GHz Xeon VM,
-//! best of 60 runs; for scale a 2-multiply 64-bit mixer costs 1.0 ns there):
+//! best of 60 runs of independent hashes; for scale a 2-multiply 64-bit mixer costs 0.6 ns there):
 //!
 //! | message                                                | ns   |
 //! |--------------------------------------------------------|------|
-//! | `siphasher` SipHash-1-3, 37-byte IPv6 5-tuple          | TIME_CRATE |
-//! | SipHash-1-3 word-wise, the 40-byte IPv6 key            | TIME_PLAIN |
-//! | NH over 48 bytes + AES-128, IPv6 key (used)            | TIME_V6 |
-//! | AES-128 of the 16-byte IPv4 key (used)                 | TIME_V4 |
+//! | `siphasher` SipHash-1-3, 37-byte IPv6 5-tuple          | 11.4 |
+//! | SipHash-1-3 word-wise, the 40-byte IPv6 key            | 11.6 |
+//! | NH + SipHash-1-3 over 24 bytes, IPv6 key (until s. 24) | 10.1 |
+//! | NH over 48 bytes + AES-128 (AES-NI), IPv6 key (used)   |  3.2 |
+//! | AES-128 (AES-NI) of the 16-byte IPv4 key (used)        |  1.7 |
 //!
 //! The message is compact (one block), each packet is hashed exactly once
 //! ([`FlowHasher::hash_flow`]) and that one value serves the session bucket, its signature and,
@@ -54,7 +56,7 @@ const COMPRESSION_WORDS: usize = 6;
 /// packet reads the NH subkeys and the 176 bytes of AES round keys.
 #[derive(Clone)]
 pub struct FlowHasher {
-    /// The expanded AES-128 key of the flow hash (see [`cipher`]).
+    /// The expanded AES-128 key of the flow hash (see the `cipher` module).
     cipher: cipher::Aes128,
     /// NH subkeys for IPv6 keys (see [`FlowHasher::hash_flow`]).
     compression_key: [u64; COMPRESSION_WORDS],
@@ -125,7 +127,7 @@ impl FlowHasher {
     ///
     /// The low 64 bits (little-endian) of AES-128 of one block: for an IPv4 key its words 0
     /// and 4 (addresses; ports, protocol and kind: words 1..=3 are zero), for an IPv6 key the NH
-    /// of its five words ([`FlowHasher::nh_key`]). Two distinct IPv6 keys reach the same block
+    /// of its five words (`nh_key`). Two distinct IPv6 keys reach the same block
     /// with probability at most 2^-64, and an IPv6 key reaches a given IPv4 block with
     /// probability at most 2^-63, for an attacker who does not know the key (NH's bound, and
     /// NH's output is that close to uniform on any one value).
