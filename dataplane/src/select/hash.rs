@@ -52,8 +52,9 @@ use crate::session::FlowKey;
 const COMPRESSION_WORDS: usize = 6;
 
 /// The keyed flow hash (AES-128 of one block, NH-compressed for IPv6) and keyed SipHash-1-3
-/// for node ids and control-plane bytes. Built once a worker and snapshot; ~1 KiB, of which a
-/// packet reads the NH subkeys and the 176 bytes of AES round keys.
+/// for node ids and control-plane bytes. Built once a worker and snapshot; 256 bytes (the
+/// portable build's ~0.8 KiB), of which a packet reads the 176 bytes of AES round keys and,
+/// for an IPv6 key, the 48 of NH subkeys.
 #[derive(Clone)]
 pub struct FlowHasher {
     /// The expanded AES-128 key of the flow hash (see the `cipher` module).
