@@ -433,3 +433,26 @@ fn solicitation_validation() {
     assert_eq!(fixed[14 + 40 + 4], icmpv6::nd_flags::OVERRIDE);
     assert!(icmpv6_ok(&fixed));
 }
+
+/// The IPv6 fast path sums the addresses over 64-bit words with end-around carry. Rewriting
+/// `::` (whose complement is all ones) to an address whose first word is all ones and whose
+/// second is 2 (native order) makes the 128-bit sum 3 · 2^64 − 1: its first fold carries out
+/// again, which random addresses almost never do.
+#[test]
+fn ipv6_address_sum_that_carries_twice() {
+    let mut new = [0xffu8; 16];
+    new[8..].copy_from_slice(&2u64.to_ne_bytes());
+    for (kind, reverse) in [(Kind::Udp, false), (Kind::Tcp, false), (Kind::Udp, true), (Kind::Tcp, true)] {
+        let (src, dst) = if reverse { ([0; 16], [0x20; 16]) } else { ([0x20; 16], [0; 16]) };
+        let mut frame = v6(kind, src, dst, 4000, 5684).payload(b"carry").ttl(64).build();
+        let p = parse(&frame).unwrap();
+        let want = if reverse {
+            nat_source(&mut frame, &p, IpAddr::V6(new.into()), None).unwrap();
+            v6(kind, new, dst, 4000, 5684).payload(b"carry").ttl(63).build()
+        } else {
+            nat_destination(&mut frame, &p, IpAddr::V6(new.into()), None).unwrap();
+            v6(kind, src, new, 4000, 5684).payload(b"carry").ttl(63).build()
+        };
+        assert_same(&frame, &want);
+    }
+}
