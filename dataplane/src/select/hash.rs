@@ -147,8 +147,7 @@ impl FlowHasher {
     #[inline(always)]
     fn nh_key(&self, words: &[u64; 5]) -> u128 {
         let k = &self.compression_key;
-        let pair = |a: u64, b: u64, ka: u64, kb: u64| u128::from(a.wrapping_add(ka)) * u128::from(b.wrapping_add(kb));
-        pair(words[0], words[1], k[0], k[1]).wrapping_add(pair(words[2], words[3], k[2], k[3])).wrapping_add(pair(words[4], 0, k[4], k[5]))
+        nh_pair(words[0], words[1], k[0], k[1]).wrapping_add(nh_pair(words[2], words[3], k[2], k[3])).wrapping_add(nh_pair(words[4], 0, k[4], k[5]))
     }
 
     /// Session 24's flow hash (NH of the addresses, then SipHash-1-3 over 24 bytes), kept for
@@ -157,8 +156,7 @@ impl FlowHasher {
     pub(crate) fn hash_flow_siphash(&self, key: &FlowKey) -> u64 {
         let words = key.words();
         let k = &self.compression_key;
-        let pair = |a: u64, b: u64, ka: u64, kb: u64| u128::from(a.wrapping_add(ka)) * u128::from(b.wrapping_add(kb));
-        let compressed = pair(words[0], words[1], k[0], k[1]).wrapping_add(pair(words[2], words[3], k[2], k[3]));
+        let compressed = nh_pair(words[0], words[1], k[0], k[1]).wrapping_add(nh_pair(words[2], words[3], k[2], k[3]));
         self.sip13_words([compressed as u64, (compressed >> 64) as u64, words[4]])
     }
 
@@ -292,6 +290,12 @@ mod cipher {
             u64::from_le_bytes([low[0], low[1], low[2], low[3], low[4], low[5], low[6], low[7]])
         }
     }
+}
+
+/// One NH term: `(a + ka)(b + kb)`, each sum mod 2^64, the product in 128 bits.
+#[inline(always)]
+fn nh_pair(a: u64, b: u64, ka: u64, kb: u64) -> u128 {
+    u128::from(a.wrapping_add(ka)) * u128::from(b.wrapping_add(kb))
 }
 
 /// SipHash-1-3 of the little-endian bytes of `words` from the keyed `initial_state`; equal to
